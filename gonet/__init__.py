@@ -1,0 +1,32 @@
+"""gonet: Go's network stack for Python.
+
+Goroutines on greenlets with a per-thread scheduler (``gonet.runtime``), a
+netpoller with Go's pollDesc semantics (``gonet.poll``), ``net``-style
+listen/dial/Conn with deadlines (this package), and a ``net/http``-style
+server on h11 (``gonet.http``). Code is plain blocking-style Python: a call
+that must wait parks its goroutine, not the thread.
+"""
+
+from gonet.runtime import (
+    DeadlockError,
+    Goroutine,
+    blocking,
+    dump_goroutines,
+    go,
+    go_named,
+    num_goroutine,
+    sleep,
+)
+
+__all__ = [
+    "DeadlockError",
+    "Goroutine",
+    "blocking",
+    "dump_goroutines",
+    "go",
+    "go_named",
+    "num_goroutine",
+    "sleep",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,431 @@
+"""Poll-descriptor layer: pollDesc, its free list, deadlines, and the netpoller.
+
+This is gonet's ``runtime/netpoll.go``. It owns, for every file descriptor the
+runtime watches, a :class:`PollDesc`: one binary semaphore per direction, the
+read and write deadlines, and the sequence numbers that make stale timers
+harmless. :class:`Netpoller` ties one OS backend (``backend_*.py``) to one
+scheduler and turns backend events into goroutines to run.
+
+The layer is passive: it never imports the scheduler. Each Netpoller is handed
+the scheduler that owns it, and uses only its ``park``, ``ready``, ``current``,
+``timers`` and ``io_waiters`` members.
+
+The semaphores ``rg`` and ``wg``
+--------------------------------
+
+Each of ``rg`` (read) and ``wg`` (write) is in one of three states::
+
+    None        empty: no event pending, nobody waiting
+    READY       an I/O event arrived while nobody was waiting
+    <goroutine> that goroutine is parked waiting for the event
+
+Transitions::
+
+    event from the poller:   None -> READY      g -> None (g is readied)
+                             READY -> READY     (two events, one wake-up)
+    waiter arrives:          READY -> None      (consumed, no park)
+                             None -> g          (parks)
+    deadline fires / close:  g -> None          (g is readied, sees the error)
+
+Go has a fourth state, WAIT, for the window between a goroutine deciding to
+park and the park committing, because Go's poller runs on other threads and
+may deliver an event inside that window. Here a scheduler and its poller share
+one OS thread and nothing runs between the decision and the park, so the
+window does not exist and ``None -> g`` is a single step.
+
+With edge-triggered backends READY is what keeps an event that arrived before
+the read from being lost: the kernel will not report it again.
+
+Deadlines and sequence numbers
+------------------------------
+
+``rd``/``wd`` hold the deadline: 0 for none, a ``time.monotonic()`` value, or
+-1 once it has expired (every operation then fails with a timeout until the
+deadline is moved). A deadline is enforced by a timer that carries the
+descriptor's ``rseq``/``wseq`` at the time it was armed. Arming a new timer,
+closing the descriptor, or reusing it from the free list bumps the sequence,
+so any older timer finds a mismatch when it fires and does nothing.
+
+A deadline moved *later* keeps its armed timer: when that timer fires early it
+sees the deadline has not passed and re-arms itself for the new time. A server
+that pushes an idle deadline forward on every request therefore costs one
+timer per timeout period, not one per request.
+
+Invariants
+----------
+
+- At most one goroutine waits on each direction (the FD layer's locks ensure
+  it); a second waiter is a bug and raises.
+- A descriptor is only touched from the thread of the scheduler that opened it.
+- Every wake-up has one cause: a goroutine parked in :meth:`PollDesc.wait` is
+  readied exactly once, by the poller, its deadline timer, or close.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+__all__ = [
+    "POLL_OK",
+    "POLL_ERR_CLOSING",
+    "POLL_ERR_TIMEOUT",
+    "MODE_R",
+    "MODE_W",
+    "MODE_RW",
+    "READY",
+    "PollDesc",
+    "Netpoller",
+]
+
+# Results of PollDesc.wait / PollDesc.check (Go's pollNoError and friends).
+POLL_OK = 0
+POLL_ERR_CLOSING = 1
+POLL_ERR_TIMEOUT = 2
+
+MODE_R = 1
+MODE_W = 2
+MODE_RW = 3
+
+
+class _Ready:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "READY"
+
+
+READY: Any = _Ready()
+
+_monotonic = time.monotonic
+
+
+class PollDesc:
+    """Per-fd poller state; see the module docstring for the state machine."""
+
+    __slots__ = (
+        "fd",
+        "rg",
+        "wg",
+        "rd",
+        "wd",
+        "rseq",
+        "wseq",
+        "rtimer",
+        "wtimer",
+        "closing",
+        "poller",
+        "link",
+    )
+
+    def __init__(self) -> None:
+        self.fd = -1
+        self.rg: Any = None
+        self.wg: Any = None
+        self.rd = 0.0
+        self.wd = 0.0
+        self.rseq = 0
+        self.wseq = 0
+        self.rtimer: list | None = None
+        self.wtimer: list | None = None
+        self.closing = False
+        self.poller: Netpoller | None = None
+        self.link: PollDesc | None = None  # free-list link
+
+    def __repr__(self) -> str:
+        return f"<PollDesc fd={self.fd} rg={self.rg!r} wg={self.wg!r} closing={self.closing}>"
+
+    # -- checks and waits -------------------------------------------------
+
+    def check_read(self) -> int:
+        """Go's netpollcheckerr for reading: why a read may not proceed now."""
+        if self.closing:
+            return POLL_ERR_CLOSING
+        if self.rd < 0:
+            return POLL_ERR_TIMEOUT
+        return POLL_OK
+
+    def check_write(self) -> int:
+        if self.closing:
+            return POLL_ERR_CLOSING
+        if self.wd < 0:
+            return POLL_ERR_TIMEOUT
+        return POLL_OK
+
+    def wait_read(self) -> int:
+        """Wait until the fd may be readable; returns a POLL_* code.
+
+        Consumes a pending READY without parking. The caller retries its
+        syscall on POLL_OK (the wake-up may be spurious).
+        """
+        if self.closing:
+            return POLL_ERR_CLOSING
+        if self.rd < 0:
+            return POLL_ERR_TIMEOUT
+        rg = self.rg
+        if rg is READY:
+            self.rg = None
+            return POLL_OK
+        if rg is not None:
+            raise RuntimeError(f"fd {self.fd}: two goroutines waiting to read")
+        poller = self.poller
+        sched = poller.sched
+        self.rg = g = sched.current
+        if poller.arm is not None:
+            poller.arm(self.fd, MODE_R)
+        sched.io_waiters += 1
+        try:
+            sched.park("IO wait")
+        finally:
+            sched.io_waiters -= 1
+            if self.rg is g:  # left the park without a wake-up (an exception)
+                self.rg = None
+        if self.closing:
+            return POLL_ERR_CLOSING
+        if self.rd < 0:
+            return POLL_ERR_TIMEOUT
+        return POLL_OK
+
+    def wait_write(self) -> int:
+        """Wait until the fd may be writable; returns a POLL_* code."""
+        if self.closing:
+            return POLL_ERR_CLOSING
+        if self.wd < 0:
+            return POLL_ERR_TIMEOUT
+        wg = self.wg
+        if wg is READY:
+            self.wg = None
+            return POLL_OK
+        if wg is not None:
+            raise RuntimeError(f"fd {self.fd}: two goroutines waiting to write")
+        poller = self.poller
+        sched = poller.sched
+        self.wg = g = sched.current
+        if poller.arm is not None:
+            poller.arm(self.fd, MODE_W)
+        sched.io_waiters += 1
+        try:
+            sched.park("IO wait")
+        finally:
+            sched.io_waiters -= 1
+            if self.wg is g:
+                self.wg = None
+        if self.closing:
+            return POLL_ERR_CLOSING
+        if self.wd < 0:
+            return POLL_ERR_TIMEOUT
+        return POLL_OK
+
+    def _unblock_read(self) -> None:
+        """Ready the parked reader, if any (deadline or close)."""
+        g = self.rg
+        if g is not None and g is not READY:
+            self.rg = None
+            self.poller.sched.ready(g)
+
+    def _unblock_write(self) -> None:
+        g = self.wg
+        if g is not None and g is not READY:
+            self.wg = None
+            self.poller.sched.ready(g)
+
+    # -- deadlines ----------------------------------------------------------
+
+    def set_deadline(self, deadline: float | None, mode: int = MODE_RW) -> None:
+        """Set the read and/or write deadline (absolute monotonic time or None).
+
+        Takes effect at once for a goroutine already parked on this fd.
+        """
+        if self.closing:
+            return
+        now = _monotonic() if deadline is not None else 0.0
+        if mode & MODE_R:
+            self._set_rd(deadline, now)
+        if mode & MODE_W:
+            self._set_wd(deadline, now)
+
+    def _set_rd(self, d: float | None, now: float) -> None:
+        if d is None:
+            self.rd = 0.0  # an armed timer finds 0 when it fires and drops out
+        elif d <= now:
+            self.rd = -1.0
+            self._unblock_read()
+        else:
+            self.rd = d
+            t = self.rtimer
+            if t is None or t[0] > d:  # nothing armed, or armed too late: re-arm
+                timers = self.poller.sched.timers
+                if t is not None:
+                    timers.cancel(t)
+                self.rseq += 1
+                self.rtimer = timers.add(d, _read_deadline_fired, self, self.rseq)
+
+    def _set_wd(self, d: float | None, now: float) -> None:
+        if d is None:
+            self.wd = 0.0
+        elif d <= now:
+            self.wd = -1.0
+            self._unblock_write()
+        else:
+            self.wd = d
+            t = self.wtimer
+            if t is None or t[0] > d:
+                timers = self.poller.sched.timers
+                if t is not None:
+                    timers.cancel(t)
+                self.wseq += 1
+                self.wtimer = timers.add(d, _write_deadline_fired, self, self.wseq)
+
+    # -- close --------------------------------------------------------------
+
+    def evict(self) -> None:
+        """Mark closing and wake both waiters (Go's poll_runtime_pollUnblock).
+
+        Every later wait or check returns POLL_ERR_CLOSING. Pending deadline
+        timers are cancelled and their sequence numbers invalidated.
+        """
+        if self.closing:
+            return
+        self.closing = True
+        self._stop_timers()
+        self._unblock_read()
+        self._unblock_write()
+
+    def _stop_timers(self) -> None:
+        self.rseq += 1
+        self.wseq += 1
+        timers = self.poller.sched.timers if self.poller is not None else None
+        if self.rtimer is not None:
+            if timers is not None:
+                timers.cancel(self.rtimer)
+            self.rtimer = None
+        if self.wtimer is not None:
+            if timers is not None:
+                timers.cancel(self.wtimer)
+            self.wtimer = None
+
+
+def _read_deadline_fired(pd: PollDesc, seq: int) -> None:
+    """Timer callback: the read deadline armed under ``seq`` may have passed."""
+    if seq != pd.rseq:
+        return  # stale: re-armed, closed or reused since
+    pd.rtimer = None
+    rd = pd.rd
+    if rd <= 0:
+        return  # cleared (or already expired) since the timer was armed
+    if rd > _monotonic():  # the deadline was moved later: follow it
+        pd.rseq += 1
+        pd.rtimer = pd.poller.sched.timers.add(rd, _read_deadline_fired, pd, pd.rseq)
+        return
+    pd.rd = -1.0
+    pd._unblock_read()
+
+
+def _write_deadline_fired(pd: PollDesc, seq: int) -> None:
+    if seq != pd.wseq:
+        return
+    pd.wtimer = None
+    wd = pd.wd
+    if wd <= 0:
+        return
+    if wd > _monotonic():
+        pd.wseq += 1
+        pd.wtimer = pd.poller.sched.timers.add(wd, _write_deadline_fired, pd, pd.wseq)
+        return
+    pd.wd = -1.0
+    pd._unblock_write()
+
+
+class Netpoller:
+    """One scheduler's poller: a backend, the fd -> PollDesc map, the free list.
+
+    ``poll(delay)`` is Go's ``netpoll(delay)``: wait for events for at most
+    ``delay`` seconds (0: do not block, -1: block until an event or a
+    ``wake``), apply each event to its descriptor's semaphores, and return the
+    goroutines that became runnable.
+    """
+
+    def __init__(self, sched: Any, backend_name: str | None = None) -> None:
+        from gonet.poll import new_backend  # the backend modules sit below this one
+
+        self.sched = sched
+        self.fds: dict[int, PollDesc] = {}
+        self.backend = new_backend(backend_name, self)
+        self.name: str = self.backend.name
+        # Level-triggered backends need to be told which direction a waiter
+        # wants before it parks; edge-triggered ones leave this None.
+        self.arm = self.backend.arm if self.backend.level_triggered else None
+        self._free: PollDesc | None = None  # pollCache free list
+
+    # -- open / close -------------------------------------------------------
+
+    def open(self, fd: int) -> PollDesc:
+        """Start watching ``fd``: take a descriptor from the cache and register it."""
+        pd = self._free
+        if pd is not None:
+            self._free = pd.link
+            pd.link = None
+        else:
+            pd = PollDesc()
+        pd.fd = fd
+        pd.rg = pd.wg = None
+        pd.rd = pd.wd = 0.0
+        pd.closing = False
+        pd.poller = self
+        self.backend.open(fd)
+        self.fds[fd] = pd
+        return pd
+
+    def close(self, pd: PollDesc) -> None:
+        """Stop watching: unregister, invalidate timers, return pd to the cache.
+
+        Call after :meth:`PollDesc.evict` and before closing the fd itself.
+        """
+        if pd.rg not in (None, READY) or pd.wg not in (None, READY):
+            raise RuntimeError(f"fd {pd.fd}: closing a poll descriptor with a waiter")
+        fd = pd.fd
+        if self.fds.get(fd) is pd:
+            del self.fds[fd]
+            self.backend.close(fd)
+        pd._stop_timers()
+        pd.closing = True
+        pd.fd = -1
+        pd.rg = pd.wg = None
+        pd.poller = None
+        pd.link = self._free
+        self._free = pd
+
+    # -- polling ------------------------------------------------------------
+
+    def poll(self, delay: float) -> list:
+        """Wait up to ``delay`` seconds; returns goroutines made runnable."""
+        return self.backend.poll(delay)
+
+    def wake(self) -> None:
+        """Interrupt a blocked poll from any thread (Go's netpollBreak)."""
+        self.backend.wake()
+
+    def close_all(self) -> None:
+        self.backend.shutdown()
+
+
+def netpollready(pd: PollDesc, mode: int, out: list) -> None:
+    """Apply one event to ``pd``; append readied goroutines to ``out``.
+
+    Called by the backends for every event. A goroutine that is appended is
+    no longer referenced by the descriptor; the scheduler makes it runnable.
+    """
+    if mode & MODE_R:
+        g = pd.rg
+        if g is None:
+            pd.rg = READY
+        elif g is not READY:
+            pd.rg = None
+            out.append(g)
+    if mode & MODE_W:
+        g = pd.wg
+        if g is None:
+            pd.wg = READY
+        elif g is not READY:
+            pd.wg = None
+            out.append(g)

@@ -1,0 +1,477 @@
+"""Runtime layer: goroutines on greenlets, and one scheduler per OS thread.
+
+This is gonet's ``runtime/proc.go``. It owns the goroutine record, the run
+queue, the timer heap, park/ready, and the scheduler loop that calls the
+netpoller. Everything above (FD, net, http, channels) blocks by parking a
+goroutine here; nothing here blocks except the poller's own wait.
+
+How control moves
+-----------------
+
+Every OS thread that uses gonet gets a :class:`Scheduler`, created on first
+use. The code the thread was already running becomes its *main goroutine*.
+The scheduler loop runs on a greenlet of its own, the *hub*, whose parent is
+the thread's root greenlet, and every other goroutine's greenlet has the hub
+as its parent, so a goroutine that finishes falls back into the hub.
+
+Invariants:
+
+- Only the hub switches into goroutines. A goroutine leaves only by parking
+  (``park`` switches to the hub) or by finishing.
+- ``Scheduler.current`` is the goroutine running now; the hub sets it before
+  each switch.
+- A goroutine is readied only while WAITING, and exactly once per park:
+  ``ready`` on a goroutine that is not WAITING does nothing and returns False.
+  A park with a timeout arms ``g.timer``; whichever cause readies the
+  goroutine first cancels that timer.
+- Timer callbacks run on the hub and never park.
+- Nothing in the loop blocks except ``Netpoller.poll``, and that only when the
+  run queue is empty; cross-thread wake-ups arrive through the poller's break.
+
+The loop (Go's ``schedule`` + ``findRunnable``)::
+
+    forever:
+        fire due timers
+        take wake-ups queued by other threads
+        poll: delay 0 if anything is runnable, else until the next timer,
+              else forever; readied goroutines join the run queue
+        run up to 61 goroutines from the run queue (FIFO), then go round
+              again, so a busy run queue cannot starve the network
+
+Deadlock: when the main goroutine is parked and nothing can ever wake
+anything (empty run queue, no timers, no goroutine in I/O wait, no call out on
+the thread pool, no cross-thread waiter), the main goroutine gets
+:class:`DeadlockError` instead of sleeping forever.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+import traceback
+import weakref
+from collections import deque
+from typing import Any, Callable
+
+from greenlet import GreenletExit, greenlet
+from greenlet import getcurrent as _getcurrent
+
+from gonet.poll.polldesc import Netpoller
+from gonet.runtime.timers import TimerHeap
+
+__all__ = [
+    "Goroutine",
+    "Scheduler",
+    "DeadlockError",
+    "get_sched",
+    "go",
+    "sleep",
+    "current",
+]
+
+# Goroutine states.
+RUNNABLE = 1  # in the run queue
+RUNNING = 2
+WAITING = 3  # parked
+DEAD = 4
+
+_STATE_NAMES = {RUNNABLE: "runnable", RUNNING: "running", WAITING: "waiting", DEAD: "dead"}
+
+#: Wake value a timed park receives when its timer fired first.
+TIMEOUT: Any = type("TimeoutMarker", (), {"__repr__": lambda self: "TIMEOUT", "__slots__": ()})()
+
+_SCHED_TICKS = 61  # goroutines run between two non-blocking polls (Go's value)
+
+_monotonic = time.monotonic
+_ids = itertools.count(1)
+
+
+class DeadlockError(RuntimeError):
+    """Every goroutine is asleep and nothing can wake any of them."""
+
+
+class Goroutine:
+    """A goroutine: a greenlet plus its scheduling state. Returned by :func:`go`."""
+
+    __slots__ = (
+        "id",
+        "name",
+        "glet",
+        "sched",
+        "state",
+        "wait_reason",
+        "wait_since",
+        "wakeval",
+        "timer",
+        "_fn",
+        "_args",
+        "_kwargs",
+        "_result",
+        "_exc",
+        "_exc_seen",
+        "_joiners",
+        "__weakref__",
+    )
+
+    def __init__(self, sched: Scheduler, fn: Callable | None, args: tuple, kwargs: dict,
+                 name: str | None = None) -> None:
+        self.id = next(_ids)
+        self.name = name or f"goroutine-{self.id}"
+        self.sched = sched
+        self.state = RUNNABLE
+        self.wait_reason = ""
+        self.wait_since = 0.0
+        self.wakeval: Any = None
+        self.timer: list | None = None
+        self._fn = fn
+        self._args = args
+        self._kwargs = kwargs
+        self._result: Any = None
+        self._exc: BaseException | None = None
+        self._exc_seen = False
+        self._joiners: list | None = None
+        self.glet: greenlet | None = None
+
+    def __repr__(self) -> str:
+        reason = f" ({self.wait_reason})" if self.state == WAITING else ""
+        return f"<Goroutine {self.id} {self.name!r} {_STATE_NAMES[self.state]}{reason}>"
+
+    # -- public handle --------------------------------------------------------
+
+    def done(self) -> bool:
+        """True once the goroutine has returned or raised."""
+        return self.state == DEAD
+
+    def join(self, timeout: float | None = None) -> Any:
+        """Wait for the goroutine to finish; return its result or re-raise its exception.
+
+        Parks the calling goroutine (never the OS thread). Raises
+        ``TimeoutError`` if ``timeout`` seconds pass first. Works across
+        threads: a goroutine of another thread's scheduler may be joined.
+        """
+        if self.state != DEAD:
+            sched = get_sched()
+            me = sched.current
+            if me is self:
+                raise RuntimeError("a goroutine cannot join itself")
+            if self._joiners is None:
+                self._joiners = []
+            entry = (sched, me)
+            self._joiners.append(entry)
+            cross = sched is not self.sched
+            if cross:
+                sched.external_waiters += 1
+            try:
+                woke = sched.park("join", timeout)
+            finally:
+                if cross:
+                    sched.external_waiters -= 1
+            if woke is TIMEOUT:
+                try:
+                    self._joiners.remove(entry)
+                except ValueError:
+                    pass
+                if self.state != DEAD:
+                    raise TimeoutError(f"join {self.name}: timed out after {timeout} s")
+        if self._exc is not None:
+            self._exc_seen = True
+            raise self._exc
+        return self._result
+
+    def result(self) -> Any:
+        """Alias of ``join()``."""
+        return self.join()
+
+    # -- body ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        sched = self.sched
+        try:
+            self._result = self._fn(*self._args, **self._kwargs)
+        except GreenletExit:
+            pass
+        except (KeyboardInterrupt, SystemExit) as e:
+            # Belongs to the program, not to this goroutine: hand it to main.
+            sched.main_exc = e
+        except BaseException as e:  # noqa: B036 - recorded for join(), reported if never seen
+            tb = e.__traceback__
+            if tb is not None and tb.tb_next is not None:
+                e.__traceback__ = tb.tb_next  # drop this frame: it would cycle back to self
+            self._exc = e
+        finally:
+            self._fn = self._args = self._kwargs = None
+            self.state = DEAD
+            self.glet = None
+            sched.all.pop(self.id, None)
+            joiners = self._joiners
+            if joiners:
+                self._joiners = None
+                for js, jg in joiners:
+                    if js is sched:
+                        js.ready(jg)
+                    else:
+                        js.ready_threadsafe(jg)
+                self._exc_seen = self._exc_seen or bool(joiners)
+
+    def __del__(self) -> None:
+        exc = self._exc
+        if exc is not None and not self._exc_seen:
+            try:
+                print(f"Exception in goroutine {self.id} ({self.name}):", file=sys.stderr)
+                traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+            except Exception:
+                pass
+
+
+_schedulers: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+
+
+class Scheduler:
+    """One OS thread's scheduler: run queue, timers, netpoller, hub greenlet."""
+
+    def __init__(self, backend: str | None = None) -> None:
+        self.thread = threading.current_thread()
+        self.runq: deque[Goroutine] = deque()
+        self.timers = TimerHeap()
+        self.netpoll = Netpoller(self, backend)
+        self.io_waiters = 0  # goroutines parked on a pollDesc
+        self.external_waiters = 0  # parked on something another thread will wake
+        self.inbox: deque[tuple[Goroutine, Any]] = deque()  # ready requests from other threads
+        self.main_exc: BaseException | None = None
+        self.all: dict[int, Goroutine] = {}
+        root = _getcurrent()
+        while root.parent is not None:
+            root = root.parent
+        self.main = Goroutine(self, None, (), {}, name="main")
+        self.main.glet = root
+        self.main.state = RUNNING
+        self.all[self.main.id] = self.main
+        self.current: Goroutine | None = self.main
+        self.hub = greenlet(self._hub_main, root)
+        self.stats = {"switches": 0, "polls": 0, "timers_fired": 0}
+        _schedulers.add(self)
+
+    def __repr__(self) -> str:
+        return (f"<Scheduler thread={self.thread.name!r} poller={self.netpoll.name} "
+                f"goroutines={len(self.all)} runq={len(self.runq)}>")
+
+    # -- goroutines -----------------------------------------------------------
+
+    def spawn(self, fn: Callable, args: tuple = (), kwargs: dict | None = None,
+              name: str | None = None) -> Goroutine:
+        g = Goroutine(self, fn, args, kwargs or {}, name)
+        g.glet = greenlet(g._run, self.hub)
+        self.all[g.id] = g
+        self.runq.append(g)
+        return g
+
+    def park(self, reason: str, timeout: float | None = None) -> Any:
+        """Park the current goroutine until ``ready``; returns the wake value.
+
+        With ``timeout`` (seconds), a timer readies it with :data:`TIMEOUT`
+        if nothing else has first.
+        """
+        g = self.current
+        if g is None or _getcurrent() is self.hub:
+            raise RuntimeError("park called from the scheduler itself (a timer callback?)")
+        g.state = WAITING
+        g.wait_reason = reason
+        if timeout is not None:
+            g.timer = self.timers.add(_monotonic() + max(timeout, 0.0), _park_timeout, self, g)
+        self.hub.switch()
+        v = g.wakeval
+        g.wakeval = None
+        return v
+
+    def ready(self, g: Goroutine, val: Any = None) -> bool:
+        """Make a parked goroutine runnable with wake value ``val`` (this thread only)."""
+        if g.state != WAITING:
+            return False
+        g.state = RUNNABLE
+        g.wakeval = val
+        t = g.timer
+        if t is not None:
+            g.timer = None
+            self.timers.cancel(t)
+        self.runq.append(g)
+        return True
+
+    def ready_threadsafe(self, g: Goroutine, val: Any = None) -> None:
+        """Ready ``g`` from any OS thread: queued, then the poller is woken."""
+        if threading.current_thread() is self.thread:
+            self.ready(g, val)
+            return
+        self.inbox.append((g, val))
+        self.netpoll.wake()
+
+    def call_soon_threadsafe(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` on this scheduler's hub, from any thread."""
+        self.inbox.append((None, fn))
+        self.netpoll.wake()
+
+    def add_timer(self, when: float, fn: Callable[[Any, Any], None], a: Any = None,
+                  b: Any = None) -> list:
+        return self.timers.add(when, fn, a, b)
+
+    def cancel_timer(self, entry: list) -> bool:
+        return self.timers.cancel(entry)
+
+    # -- the loop -------------------------------------------------------------
+
+    def _hub_main(self) -> None:
+        while True:
+            try:
+                self._loop()
+            except (KeyboardInterrupt, SystemExit) as e:
+                # A signal landed while the hub ran (typically inside epoll_wait).
+                self.main_exc = e
+            except DeadlockError:
+                raise
+            self._deliver_main_exc()
+
+    def _deliver_main_exc(self) -> None:
+        e = self.main_exc
+        self.main_exc = None
+        main = self.main
+        if main.state == DEAD or e is None:
+            return
+        if main.timer is not None:
+            self.timers.cancel(main.timer)
+            main.timer = None
+        try:
+            self.runq.remove(main)
+        except ValueError:
+            pass
+        main.state = RUNNING
+        self.current = main
+        main.glet.throw(e)
+
+    def _loop(self) -> None:
+        runq = self.runq
+        popleft = runq.popleft
+        timers = self.timers
+        netpoll = self.netpoll
+        inbox = self.inbox
+        stats = self.stats
+        ready = self.ready
+        while True:
+            if self.main_exc is not None:
+                self._deliver_main_exc()
+            # 1. timers
+            if timers.heap:
+                if timers.heap[0][0] <= _monotonic():
+                    stats["timers_fired"] += timers.run_due(_monotonic())
+            # 2. wake-ups from other threads
+            while inbox:
+                g, val = inbox.popleft()
+                if g is None:
+                    val()
+                else:
+                    ready(g, val)
+            # 3. the network
+            if runq:
+                delay = 0.0
+            else:
+                nxt = timers.next_when()
+                if nxt is not None:
+                    delay = max(nxt - _monotonic(), 0.0)
+                elif self._deadlocked():
+                    self._raise_deadlock()
+                    continue
+                else:
+                    delay = -1.0
+            stats["polls"] += 1
+            woken = netpoll.poll(delay)
+            for g in woken:
+                ready(g)
+            if not runq:
+                continue
+            # 4. run goroutines
+            n = 0
+            while runq and n < _SCHED_TICKS:
+                g = popleft()
+                g.state = RUNNING
+                self.current = g
+                g.glet.switch()
+                n += 1
+            self.current = None
+            stats["switches"] += n
+
+    def _deadlocked(self) -> bool:
+        return (
+            not self.runq
+            and not self.inbox
+            and self.io_waiters == 0
+            and self.external_waiters == 0
+            and self.main.state == WAITING
+        )
+
+    def _raise_deadlock(self) -> None:
+        main = self.main
+        main.state = RUNNING
+        self.current = main
+        main.glet.throw(DeadlockError("all goroutines are asleep - deadlock!"))
+
+
+def _park_timeout(sched: Scheduler, g: Goroutine) -> None:
+    if g.timer is not None:
+        g.timer = None  # fired: ready() must not cancel it
+        sched.ready(g, TIMEOUT)
+
+
+def _ready_timer(sched: Scheduler, g: Goroutine) -> None:
+    sched.ready(g)
+
+
+_tls = threading.local()
+
+
+def get_sched() -> Scheduler:
+    """This OS thread's scheduler, created on first use."""
+    try:
+        return _tls.sched
+    except AttributeError:
+        s = _tls.sched = Scheduler()
+        return s
+
+
+def current() -> Goroutine:
+    """The goroutine that is running now."""
+    return get_sched().current
+
+
+def go(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Goroutine:
+    """Start ``fn(*args, **kwargs)`` in a new goroutine; returns its handle.
+
+    The goroutine runs when the caller next parks (sleeps, waits for I/O, ...).
+    """
+    return get_sched().spawn(fn, args, kwargs)
+
+
+def go_named(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Goroutine:
+    """Like :func:`go`, with a name shown in dumps and error reports."""
+    return get_sched().spawn(fn, args, kwargs, name)
+
+
+def sleep(seconds: float) -> None:
+    """Park the calling goroutine for ``seconds``; ``sleep(0)`` just yields."""
+    sched = get_sched()
+    g = sched.current
+    if seconds <= 0:
+        g.state = WAITING
+        g.wait_reason = "yield"
+        sched.ready(g)
+        sched.hub.switch()
+        g.wakeval = None
+        return
+    g.state = WAITING
+    g.wait_reason = "sleep"
+    sched.timers.add(_monotonic() + seconds, _ready_timer, sched, g)
+    sched.hub.switch()
+    g.wakeval = None
+
+
+def all_schedulers() -> list[Scheduler]:
+    return list(_schedulers)
