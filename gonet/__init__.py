@@ -7,6 +7,24 @@ server on h11 (``gonet.http``). Code is plain blocking-style Python: a call
 that must wait parks its goroutine, not the thread.
 """
 
+from gonet import bufio
+from gonet.net import (
+    Addr,
+    ClosedError,
+    Conn,
+    DeadlineExceededError,
+    Listener,
+    NetError,
+    PacketConn,
+    TCPAddr,
+    UDPAddr,
+    UnixAddr,
+    dial,
+    join_host_port,
+    listen,
+    listen_packet,
+    split_host_port,
+)
 from gonet.runtime import (
     DeadlockError,
     Goroutine,
@@ -19,6 +37,22 @@ from gonet.runtime import (
 )
 
 __all__ = [
+    "Addr",
+    "ClosedError",
+    "Conn",
+    "DeadlineExceededError",
+    "Listener",
+    "NetError",
+    "PacketConn",
+    "TCPAddr",
+    "UDPAddr",
+    "UnixAddr",
+    "bufio",
+    "dial",
+    "join_host_port",
+    "listen",
+    "listen_packet",
+    "split_host_port",
     "DeadlockError",
     "Goroutine",
     "blocking",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import select
 
 from gonet.poll._wakefd import Waker
-from gonet.poll.polldesc import MODE_R, MODE_RW, MODE_W, netpollready
+from gonet.poll.polldesc import MODE_R, MODE_W, netpollready
 
 _EPOLLIN = select.EPOLLIN
 _EPOLLOUT = select.EPOLLOUT
@@ -75,7 +75,7 @@ class EpollBackend:
                 mode = MODE_R
             if ev & _WRITE_EVENTS:
                 mode |= MODE_W
-            if mode == MODE_RW or mode:
+            if mode:
                 netpollready(pd, mode, out)
         return out
 

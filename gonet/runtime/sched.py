@@ -53,7 +53,8 @@ import time
 import traceback
 import weakref
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from greenlet import GreenletExit, greenlet
 from greenlet import getcurrent as _getcurrent

@@ -1,0 +1,449 @@
+"""FD layer: a non-blocking socket, its pollDesc, and a reference-counted close.
+
+This is gonet's ``internal/poll/fd_unix.go`` + ``fd_mutex.go``. Every
+operation has the same shape::
+
+    lock the direction
+    check the pollDesc (closed? deadline expired?)
+    loop: try the syscall; on EAGAIN park on the poller for that direction;
+          when woken, retry (a wake-up may be spurious)
+    unlock
+
+The syscall is always tried first: a read on a busy connection usually finds
+data and never parks.
+
+The lock (Go's fdMutex, cut to what one OS thread needs)
+--------------------------------------------------------
+
+- ``_rbusy`` / ``_wbusy``: a goroutine is inside a read-side (read, accept,
+  recvfrom) or write-side (write, connect, sendto, sendfile) operation. A
+  second goroutine that arrives parks on ``_rq`` / ``_wq`` and takes its turn,
+  so two readers never interleave on one stream and at most one goroutine
+  waits on each pollDesc direction.
+- ``_refs``: operations in flight (locks held plus short increfs). ``close``
+  marks the FD closing and evicts the pollDesc, which wakes every parked
+  goroutine with "use of closed network connection"; the socket itself is
+  closed by whoever drops the last reference, so an fd number is never reused
+  while an operation still holds it.
+
+An FD belongs to the scheduler of the thread that created it; its operations
+must run on that thread. ``close`` may be called from any thread.
+
+Errors raised here are the bare :class:`ClosedError` and
+:class:`DeadlineExceededError` and the OS's own OSErrors; the net layer
+renames them after the operation and the endpoints.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+from collections import deque
+from typing import Any
+
+from gonet.poll.errors import ClosedError, DeadlineExceededError
+from gonet.poll.polldesc import MODE_R, MODE_RW, MODE_W, POLL_ERR_CLOSING, PollDesc
+from gonet.runtime.sched import get_sched
+
+__all__ = ["FD"]
+
+_CONNECT_PENDING = frozenset({errno.EINPROGRESS, errno.EALREADY, errno.EINTR, errno.EAGAIN})
+
+
+def _poll_error(code: int) -> OSError:
+    return ClosedError() if code == POLL_ERR_CLOSING else DeadlineExceededError()
+
+
+class FD:
+    """A non-blocking socket registered with this thread's netpoller."""
+
+    __slots__ = (
+        "sock",
+        "sysfd",
+        "pd",
+        "family",
+        "type",
+        "_sched",
+        "_rbusy",
+        "_wbusy",
+        "_rq",
+        "_wq",
+        "_refs",
+        "_closing",
+        "_destroyed",
+        "__weakref__",
+    )
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.sysfd = sock.fileno()
+        self.family = sock.family
+        self.type = sock.type
+        sched = get_sched()
+        self._sched = sched
+        self.pd: PollDesc = sched.netpoll.open(self.sysfd)
+        self._rbusy = False
+        self._wbusy = False
+        self._rq: deque | None = None
+        self._wq: deque | None = None
+        self._refs = 0
+        self._closing = False
+        self._destroyed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closing else "open"
+        return f"<FD {self.sysfd} {state}>"
+
+    def fileno(self) -> int:
+        return self.sysfd
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    # -- the fdMutex --------------------------------------------------------
+
+    def _lock_slow(self, write: bool) -> None:
+        """Wait for the direction's lock (or fail if closing); then hold it."""
+        sched = self._sched
+        while True:
+            if self._closing:
+                raise ClosedError()
+            if not (self._wbusy if write else self._rbusy):
+                break
+            if write:
+                q = self._wq = self._wq or deque()
+            else:
+                q = self._rq = self._rq or deque()
+            g = sched.current
+            q.append(g)
+            try:
+                sched.park("IO lock")
+            finally:
+                try:
+                    q.remove(g)
+                except ValueError:
+                    pass
+        if write:
+            self._wbusy = True
+        else:
+            self._rbusy = True
+        self._refs += 1
+
+    def _unlock_slow(self, q: deque | None) -> None:
+        if q:
+            self._sched.ready(q.popleft())
+        if self._closing and self._refs == 0:
+            self._destroy()
+
+    def _incref(self) -> None:
+        if self._closing:
+            raise ClosedError()
+        self._refs += 1
+
+    def _decref(self) -> None:
+        self._refs -= 1
+        if self._closing and self._refs == 0:
+            self._destroy()
+
+    # -- reads --------------------------------------------------------------
+
+    def read(self, n: int) -> bytes:
+        """Read up to ``n`` bytes; b"" at end of stream."""
+        if self._rbusy or self._closing:
+            self._lock_slow(False)
+        else:
+            self._rbusy = True
+            self._refs += 1
+        try:
+            pd = self.pd
+            if pd.rd < 0:
+                raise DeadlineExceededError()
+            recv = self.sock.recv
+            while True:
+                try:
+                    return recv(n)
+                except BlockingIOError:
+                    pass
+                code = pd.wait_read()
+                if code:
+                    raise _poll_error(code)
+        finally:
+            self._rbusy = False
+            self._refs -= 1
+            if self._rq or (self._closing and self._refs == 0):
+                self._unlock_slow(self._rq)
+
+    def read_into(self, buf: Any, nbytes: int = 0) -> int:
+        """Read into a writable buffer; returns the count (0 at end of stream)."""
+        if self._rbusy or self._closing:
+            self._lock_slow(False)
+        else:
+            self._rbusy = True
+            self._refs += 1
+        try:
+            pd = self.pd
+            if pd.rd < 0:
+                raise DeadlineExceededError()
+            recv_into = self.sock.recv_into
+            while True:
+                try:
+                    return recv_into(buf, nbytes)
+                except BlockingIOError:
+                    pass
+                code = pd.wait_read()
+                if code:
+                    raise _poll_error(code)
+        finally:
+            self._rbusy = False
+            self._refs -= 1
+            if self._rq or (self._closing and self._refs == 0):
+                self._unlock_slow(self._rq)
+
+    def recvfrom(self, n: int) -> tuple[bytes, Any]:
+        """Receive one datagram of at most ``n`` bytes and its sender's address."""
+        self._lock_slow(False)
+        try:
+            pd = self.pd
+            if pd.rd < 0:
+                raise DeadlineExceededError()
+            while True:
+                try:
+                    return self.sock.recvfrom(n)
+                except BlockingIOError:
+                    pass
+                code = pd.wait_read()
+                if code:
+                    raise _poll_error(code)
+        finally:
+            self._rbusy = False
+            self._refs -= 1
+            self._unlock_slow(self._rq)
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        """Accept a connection; the new socket is non-blocking (wrap it in an FD)."""
+        self._lock_slow(False)
+        try:
+            pd = self.pd
+            if pd.rd < 0:
+                raise DeadlineExceededError()
+            while True:
+                try:
+                    s, addr = self.sock.accept()
+                    return s, addr
+                except BlockingIOError:
+                    pass
+                except ConnectionAbortedError:
+                    continue  # the peer gave up before we took it: try the next one
+                code = pd.wait_read()
+                if code:
+                    raise _poll_error(code)
+        finally:
+            self._rbusy = False
+            self._refs -= 1
+            self._unlock_slow(self._rq)
+
+    # -- writes -------------------------------------------------------------
+
+    def write(self, data: Any) -> int:
+        """Write all of ``data`` (parking as often as needed); returns len(data)."""
+        if self._wbusy or self._closing:
+            self._lock_slow(True)
+        else:
+            self._wbusy = True
+            self._refs += 1
+        try:
+            pd = self.pd
+            if pd.wd < 0:
+                raise DeadlineExceededError()
+            send = self.sock.send
+            total = len(data)
+            try:
+                sent = send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent == total:
+                return total
+            view = memoryview(data).cast("B")
+            total = len(view)
+            while True:
+                if sent >= total:
+                    return total
+                code = pd.wait_write()
+                if code:
+                    raise _poll_error(code)
+                try:
+                    sent += send(view[sent:])
+                except BlockingIOError:
+                    pass
+        finally:
+            self._wbusy = False
+            self._refs -= 1
+            if self._wq or (self._closing and self._refs == 0):
+                self._unlock_slow(self._wq)
+
+    def sendto(self, data: Any, addr: Any) -> int:
+        """Send one datagram to ``addr``."""
+        self._lock_slow(True)
+        try:
+            pd = self.pd
+            if pd.wd < 0:
+                raise DeadlineExceededError()
+            while True:
+                try:
+                    return self.sock.sendto(data, addr)
+                except BlockingIOError:
+                    pass
+                code = pd.wait_write()
+                if code:
+                    raise _poll_error(code)
+        finally:
+            self._wbusy = False
+            self._refs -= 1
+            self._unlock_slow(self._wq)
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """Send ``count`` bytes (to EOF if None) of ``file`` from ``offset`` with sendfile(2).
+
+        Returns the bytes sent, which is less than ``count`` only at end of file.
+        """
+        infd = file if isinstance(file, int) else file.fileno()
+        if count is None:
+            count = os.fstat(infd).st_size - offset
+        self._lock_slow(True)
+        try:
+            pd = self.pd
+            if pd.wd < 0:
+                raise DeadlineExceededError()
+            sent = 0
+            while sent < count:
+                try:
+                    n = os.sendfile(self.sysfd, infd, offset + sent, min(count - sent, 1 << 30))
+                except BlockingIOError:
+                    n = -1
+                if n == 0:
+                    break  # end of file
+                if n > 0:
+                    sent += n
+                    continue
+                code = pd.wait_write()
+                if code:
+                    raise _poll_error(code)
+            return sent
+        finally:
+            self._wbusy = False
+            self._refs -= 1
+            self._unlock_slow(self._wq)
+
+    def connect(self, addr: Any) -> None:
+        """Connect a fresh socket: EINPROGRESS -> wait writable -> SO_ERROR.
+
+        A write deadline set beforehand bounds the wait (that is how dial's
+        timeout works).
+        """
+        self._lock_slow(True)
+        try:
+            pd = self.pd
+            if pd.wd < 0:
+                raise DeadlineExceededError()
+            err = self.sock.connect_ex(addr)
+            if err in _CONNECT_PENDING:
+                while True:
+                    code = pd.wait_write()
+                    if code:
+                        raise _poll_error(code)
+                    err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err not in _CONNECT_PENDING:
+                        break
+            if err not in (0, errno.EISCONN):
+                raise _os_error(err)
+        finally:
+            self._wbusy = False
+            self._refs -= 1
+            self._unlock_slow(self._wq)
+
+    # -- everything else ----------------------------------------------------
+
+    def shutdown(self, how: int) -> None:
+        self._incref()
+        try:
+            self.sock.shutdown(how)
+        finally:
+            self._decref()
+
+    def setsockopt(self, level: int, opt: int, value: Any) -> None:
+        self._incref()
+        try:
+            self.sock.setsockopt(level, opt, value)
+        finally:
+            self._decref()
+
+    def set_deadline(self, t: float | None) -> None:
+        self.pd.set_deadline(t, MODE_RW)
+
+    def set_read_deadline(self, t: float | None) -> None:
+        self.pd.set_deadline(t, MODE_R)
+
+    def set_write_deadline(self, t: float | None) -> None:
+        self.pd.set_deadline(t, MODE_W)
+
+    def close(self) -> None:
+        """Close: wake every parked operation with ClosedError; the socket is
+        closed when the last in-flight operation returns. Idempotent; any thread.
+        """
+        if self._sched.thread is not threading.current_thread():
+            self._sched.call_soon_threadsafe(self.close)
+            return
+        if self._closing:
+            return
+        self._closing = True
+        self.pd.evict()
+        sched = self._sched
+        for q in (self._rq, self._wq):
+            while q:
+                sched.ready(q.popleft())
+        if self._refs == 0:
+            self._destroy()
+
+    def _destroy(self) -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        pd = self.pd
+        if pd.poller is not None:
+            pd.poller.close(pd)
+        self.sock.close()
+
+    def detach_socket(self) -> socket.socket:
+        """Stop polling the fd and hand the socket over (it stays open and non-blocking)."""
+        if self._refs:
+            raise RuntimeError("detach with an operation in flight")
+        self._closing = True
+        self._destroyed = True
+        pd = self.pd
+        pd.evict()
+        if pd.poller is not None:
+            pd.poller.close(pd)
+        return self.sock
+
+    def __del__(self) -> None:
+        # Dropped without close(): nothing can be parked on it (a parked
+        # goroutine would hold a reference), so release it directly.
+        if self._destroyed:
+            return
+        self._destroyed = True
+        try:
+            pd = self.pd
+            if pd.poller is not None and self._sched.thread is threading.current_thread():
+                pd.closing = True
+                pd.poller.close(pd)
+            self.sock.close()
+        except Exception:
+            pass
+
+
+def _os_error(err: int) -> OSError:
+    return OSError(err, os.strerror(err))
