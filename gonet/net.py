@@ -163,8 +163,13 @@ def _to_addr(network: str, sa: Any) -> Addr | None:
 # -- errors -------------------------------------------------------------------
 
 
-def _op_error(e: BaseException, op: str, net: str, source: Any, addr: Any) -> BaseException:
-    """Re-make ``e`` with Go's OpError message; keeps its type."""
+def _op_error(e: BaseException, op: str, net: str, source: Any, addr: Any,
+              syscall: str | None = None) -> BaseException:
+    """Re-make ``e`` with Go's OpError message; keeps its type.
+
+    ``syscall`` names the call that failed when it is not obvious from ``op``
+    ("bind" for listen, "connect" for dial), as Go's os.SyscallError does.
+    """
     if not isinstance(e, OSError) or getattr(e, "op", None) is not None:
         return e
     where = f"{source}->{addr}" if source is not None and addr is not None else str(addr or source or "")
@@ -173,12 +178,18 @@ def _op_error(e: BaseException, op: str, net: str, source: Any, addr: Any) -> Ba
         new: OSError = type(e)(f"{prefix}: {e.reason}")
     elif e.errno is not None:
         detail = e.strerror or os.strerror(e.errno)
-        if op == "dial" and isinstance(e, (ConnectionRefusedError, ConnectionResetError)):
-            detail = f"connect: {detail.lower()}"
+        detail = detail[:1].lower() + detail[1:]  # Go's errno strings are lower case
+        if syscall is None and op == "dial":
+            syscall = "connect"
+        if syscall:
+            detail = f"{syscall}: {detail}"
         try:
-            new = type(e)(e.errno, f"{prefix}: {detail}")
+            new = type(e)(f"{prefix}: {detail}")
         except TypeError:
-            new = OSError(e.errno, f"{prefix}: {detail}")
+            new = OSError(f"{prefix}: {detail}")
+        # Keep the errno for code that checks it; leave strerror unset so that
+        # str() is Go's message rather than "[Errno N] ...".
+        new.errno = e.errno
     else:
         try:
             new = type(e)(f"{prefix}: {e}")
@@ -606,6 +617,10 @@ def listen(network: str, address: str) -> Listener:
         if family == socket.AF_INET6 and hasattr(socket, "IPV6_V6ONLY"):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if network == "tcp6" else 0)
         sock.bind(sa)
+    except OSError as e:
+        sock.close()
+        raise _op_error(e, "listen", network, None, address, "bind") from None
+    try:
         sock.listen(_BACKLOG)
         fd = FD(sock)
     except OSError as e:

@@ -14,6 +14,7 @@ from gonet.runtime.sched import (
     get_sched,
     go,
     go_named,
+    init_thread,
     sleep,
 )
 from gonet.runtime.threadpool import blocking
@@ -29,6 +30,7 @@ __all__ = [
     "get_sched",
     "go",
     "go_named",
+    "init_thread",
     "num_goroutine",
     "sleep",
 ]

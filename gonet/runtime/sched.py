@@ -438,6 +438,18 @@ def get_sched() -> Scheduler:
         return s
 
 
+def init_thread(backend: str | None = None) -> Scheduler:
+    """Create this thread's scheduler now, with a chosen poller backend.
+
+    Optional: the first gonet call creates one with the default backend.
+    Raises RuntimeError if this thread already has a scheduler.
+    """
+    if getattr(_tls, "sched", None) is not None:
+        raise RuntimeError("this thread already has a gonet scheduler")
+    s = _tls.sched = Scheduler(backend)
+    return s
+
+
 def current() -> Goroutine:
     """The goroutine that is running now."""
     return get_sched().current

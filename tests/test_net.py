@@ -1,0 +1,616 @@
+"""Net and FD layers: listen/accept/dial, Conn read/write, deadlines, close, errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+
+import gonet
+from gonet.runtime.sched import WAITING
+
+
+def _echo_server(network="tcp", address="127.0.0.1:0"):
+    ln = gonet.listen(network, address)
+
+    def serve(c):
+        with c:
+            while True:
+                d = c.read(65536)
+                if not d:
+                    return
+                c.write(d)
+
+    def acceptor():
+        for c in ln:
+            gonet.go(serve, c)
+
+    gonet.go(acceptor)
+    return ln
+
+
+def _has_ipv6() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_tcp_echo(run):
+    def body():
+        ln = _echo_server()
+        with gonet.dial("tcp", str(ln.addr)) as c:
+            assert c.write(b"hello") == 5
+            assert c.read(100) == b"hello"
+            assert c.remote_addr == ln.addr
+            assert str(c.local_addr).startswith("127.0.0.1:")
+        ln.close()
+
+    run(body)
+
+
+def test_unix_echo(run, tmp_path):
+    path = str(tmp_path / "echo.sock")
+
+    def body():
+        ln = _echo_server("unix", path)
+        assert str(ln.addr) == path
+        with gonet.dial("unix", path) as c:
+            c.write(b"over unix")
+            assert c.read(100) == b"over unix"
+        ln.close()
+        assert not os.path.exists(path)  # the listener removes its socket file
+
+    run(body)
+
+
+@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback on this machine")
+def test_ipv6_echo(run):
+    def body():
+        ln = _echo_server("tcp6", "[::1]:0")
+        assert str(ln.addr).startswith("[::1]:")
+        assert ln.addr.host == "::1"
+        with gonet.dial("tcp", str(ln.addr)) as c:
+            c.write(b"v6")
+            assert c.read(10) == b"v6"
+        ln.close()
+
+    run(body)
+
+
+def test_udp_echo(run):
+    def body():
+        srv = gonet.listen_packet("udp", "127.0.0.1:0")
+
+        def serve():
+            for _ in range(3):
+                data, addr = srv.read_from(2048)
+                srv.write_to(data.upper(), addr)
+
+        g = gonet.go(serve)
+        cli = gonet.listen_packet("udp", "127.0.0.1:0")
+        got = []
+        for msg in (b"a", b"bb", b"ccc"):
+            cli.write_to(msg, str(srv.local_addr))
+            data, addr = cli.read_from(2048)
+            got.append(data)
+            assert addr == srv.local_addr
+        g.join()
+        c = gonet.dial("udp", str(srv.local_addr))
+        c.write(b"connected")
+        data, addr = srv.read_from(100)
+        assert data == b"connected" and addr == c.local_addr
+        for s in (srv, cli, c):
+            s.close()
+        return got
+
+    assert run(body) == [b"A", b"BB", b"CCC"]
+
+
+@pytest.mark.timeout(120)
+def test_2000_connections_100_messages_each(run, backend):
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 5000:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+    nconn = 2000 if backend == "epoll" else 500
+
+    def body():
+        ln = _echo_server()
+        addr = str(ln.addr)
+        done = []
+
+        def client(i):
+            with gonet.dial("tcp", addr) as c:
+                msg = b"%06d" % i * 10
+                for _ in range(100):
+                    c.write(msg)
+                    got = b""
+                    while len(got) < len(msg):
+                        got += c.read(len(msg) - len(got))
+                    assert got == msg
+            done.append(i)
+
+        gs = [gonet.go(client, i) for i in range(nconn)]
+        for g in gs:
+            g.join()
+        ln.close()
+        return len(done)
+
+    assert run(body, timeout=110) == nconn
+
+
+def test_read_deadline_fires_within_tolerance(run):
+    def body():
+        ln = _echo_server()
+        c = gonet.dial("tcp", str(ln.addr))
+        t0 = time.monotonic()
+        c.set_read_deadline(t0 + 0.2)
+        with pytest.raises(gonet.DeadlineExceededError) as ei:
+            c.read(10)
+        dt = time.monotonic() - t0
+        assert isinstance(ei.value, TimeoutError)
+        msg = str(ei.value)
+        assert msg.startswith("read tcp 127.0.0.1:") and msg.endswith(": i/o timeout")
+        assert f"->{ln.addr}" in msg
+        assert ei.value.op == "read"
+        # Stays expired until moved...
+        with pytest.raises(gonet.DeadlineExceededError):
+            c.read(10)
+        # ...and once cleared, reads work again.
+        c.set_read_deadline(None)
+        c.write(b"again")
+        assert c.read(10) == b"again"
+        c.close()
+        ln.close()
+        return dt
+
+    dt = run(body)
+    assert 0.18 <= dt < 1.5
+
+
+def test_deadline_set_from_another_goroutine_wakes_parked_read(run):
+    def body():
+        ln = _echo_server()
+        c = gonet.dial("tcp", str(ln.addr))
+        res = {}
+
+        def reader():
+            try:
+                c.read(10)
+            except gonet.DeadlineExceededError:
+                res["t"] = time.monotonic()
+
+        g = gonet.go(reader)
+        gonet.sleep(0.05)
+        assert g.state == WAITING
+        t0 = time.monotonic()
+        c.set_read_deadline(t0 - 1)  # in the past: at once
+        g.join()
+        c.close()
+        ln.close()
+        return res["t"] - t0
+
+    assert run(body) < 0.2
+
+
+def test_past_deadline_fails_at_once_even_with_data(run):
+    def body():
+        ln = _echo_server()
+        c = gonet.dial("tcp", str(ln.addr))
+        c.write(b"data")
+        gonet.sleep(0.05)
+        c.set_deadline(time.monotonic() - 1)
+        with pytest.raises(gonet.DeadlineExceededError):
+            c.read(10)
+        with pytest.raises(gonet.DeadlineExceededError, match="write tcp"):
+            c.write(b"x")
+        c.close()
+        ln.close()
+
+    run(body)
+
+
+def test_cleared_deadline_blocks_again(run):
+    def body():
+        ln = _echo_server()
+        c = gonet.dial("tcp", str(ln.addr))
+        c.set_read_deadline(time.monotonic() + 0.1)
+        c.set_read_deadline(None)
+        g = gonet.go(c.read, 10)
+        gonet.sleep(0.3)
+        parked = g.state == WAITING
+        c.write(b"late")
+        data = g.join()
+        c.close()
+        ln.close()
+        return parked, data
+
+    assert run(body) == (True, b"late")
+
+
+def test_write_deadline_against_peer_that_never_reads(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()  # never reads
+        c.set_write_deadline(time.monotonic() + 0.3)
+        t0 = time.monotonic()
+        with pytest.raises(gonet.DeadlineExceededError, match="write tcp .*: i/o timeout"):
+            c.write(b"x" * (64 << 20))  # far more than the socket buffers hold
+        dt = time.monotonic() - t0
+        for s in (c, peer, ln):
+            s.close()
+        return dt
+
+    dt = run(body)
+    assert 0.25 <= dt < 3.0
+
+
+def test_close_wakes_parked_read_and_accept(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()
+        errs = {}
+
+        def reader():
+            try:
+                c.read(10)
+            except gonet.ClosedError as e:
+                errs["read"] = str(e)
+
+        def acceptor():
+            try:
+                ln.accept()
+            except gonet.ClosedError as e:
+                errs["accept"] = str(e)
+
+        gr, ga = gonet.go(reader), gonet.go(acceptor)
+        gonet.sleep(0.02)
+        assert gr.state == WAITING and ga.state == WAITING
+        c.close()
+        ln.close()
+        gr.join()
+        ga.join()
+        with pytest.raises(gonet.ClosedError):
+            c.write(b"x")
+        c.close()  # closing twice is harmless
+        peer.close()
+        return errs
+
+    errs = run(body)
+    assert errs["read"].endswith("use of closed network connection")
+    assert errs["read"].startswith("read tcp ")
+    assert errs["accept"].startswith("accept tcp 127.0.0.1:")
+
+
+def test_fd_closed_only_after_last_operation(run):
+    """close() while a read is parked: the fd number stays ours until the read returns."""
+
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()
+        fdno = c.fileno()
+
+        def reader():
+            with pytest.raises(gonet.ClosedError):
+                c.read(10)
+
+        g = gonet.go(reader)
+        gonet.sleep(0)
+        c.close()
+        open_while_parked = _fd_open(fdno)  # the parked read still holds it
+        g.join()  # the read returned: the last reference is gone
+        closed_after = not _fd_open(fdno)
+        peer.close()
+        ln.close()
+        return open_while_parked, closed_after
+
+    assert run(body) == (True, True)
+
+
+def _fd_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
+def test_two_readers_take_turns(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()
+        got = []
+        r1 = gonet.go(lambda: got.append(c.read(5)))
+        r2 = gonet.go(lambda: got.append(c.read(5)))
+        gonet.sleep(0)
+        peer.write(b"first")
+        gonet.sleep(0.05)
+        peer.write(b"secnd")
+        r1.join()
+        r2.join()
+        for s in (c, peer, ln):
+            s.close()
+        return got
+
+    assert run(body) == [b"first", b"secnd"]
+
+
+def test_half_close(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()
+        c.write(b"request")
+        c.close_write()
+        data = b""
+        while True:
+            chunk = peer.read(100)
+            if not chunk:
+                break
+            data += chunk
+        peer.write(b"reply after EOF")
+        peer.close()
+        reply = c.read(100)
+        c.close()
+        ln.close()
+        return data, reply
+
+    assert run(body) == (b"request", b"reply after EOF")
+
+
+def test_dial_refused(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        addr = str(ln.addr)
+        ln.close()
+        with pytest.raises(ConnectionRefusedError) as ei:
+            gonet.dial("tcp", addr)
+        return str(ei.value), ei.value.op
+
+    msg, op = run(body)
+    assert msg.startswith("dial tcp 127.0.0.1:") and "connection refused" in msg
+    assert op == "dial"
+
+
+def test_dial_timeout_on_full_backlog(run):
+    def body():
+        # A listener that never accepts, with the smallest backlog: once its
+        # queue is full the kernel drops further SYNs and connect() hangs.
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(0)
+        addr = f"127.0.0.1:{lsock.getsockname()[1]}"
+        conns = []
+        try:
+            for _ in range(16):
+                t0 = time.monotonic()
+                try:
+                    conns.append(gonet.dial("tcp", addr, timeout=0.3))
+                except gonet.DeadlineExceededError as e:
+                    return time.monotonic() - t0, str(e)
+            pytest.skip("kernel kept accepting SYNs (syncookies?); cannot provoke a dial timeout")
+        finally:
+            for c in conns:
+                c.close()
+            lsock.close()
+
+    dt, msg = run(body)
+    assert 0.25 <= dt < 2.5
+    assert msg.startswith("dial tcp 127.0.0.1:") and msg.endswith("i/o timeout")
+
+
+def test_dial_localhost_by_name(run):
+    def body():
+        ln = _echo_server("tcp4", "127.0.0.1:0")
+        with gonet.dial("tcp", f"localhost:{ln.addr.port}") as c:
+            c.write(b"by name")
+            out = c.read(100)
+        ln.close()
+        return out
+
+    assert run(body) == b"by name"
+
+
+def test_socket_defaults(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()
+        out = []
+        for conn in (c, peer):
+            s = socket.socket(fileno=os.dup(conn.fileno()))
+            out.append((
+                s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0,
+                s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0,
+            ))
+            s.close()
+        lsock = socket.socket(fileno=os.dup(ln.fileno()))
+        out.append(lsock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) != 0)
+        lsock.close()
+        for x in (c, peer, ln):
+            x.close()
+        return out
+
+    assert run(body) == [(True, True), (True, True), True]
+
+
+def test_no_fd_leak_after_10k_cycles(run, backend):
+    n = 10_000 if backend == "epoll" else 2_000
+
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        addr = str(ln.addr)
+
+        def acceptor():
+            for c in ln:
+                c.close()
+
+        gonet.go(acceptor)
+        # warm up (thread pool, caches), then count
+        gonet.dial("tcp", addr).close()
+        gonet.sleep(0.01)
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(n):
+            gonet.dial("tcp", addr).close()
+        gonet.sleep(0.05)
+        after = len(os.listdir("/proc/self/fd"))
+        ln.close()
+        return before, after
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc")
+    before, after = run(body, timeout=120)
+    assert after <= before
+
+
+def test_addresses_print_as_go_does():
+    assert str(gonet.TCPAddr("127.0.0.1", 8080)) == "127.0.0.1:8080"
+    assert str(gonet.TCPAddr("::1", 8080)) == "[::1]:8080"
+    assert gonet.split_host_port("[::1]:80") == ("::1", "80")
+    assert gonet.split_host_port(":0") == ("", "0")
+    assert gonet.join_host_port("example.com", 443) == "example.com:443"
+    with pytest.raises(ValueError, match="missing port"):
+        gonet.split_host_port("localhost")
+    with pytest.raises(ValueError, match="too many colons"):
+        gonet.split_host_port("::1:80")
+
+
+def test_bad_network_and_address_errors(run):
+    def body():
+        with pytest.raises(ValueError, match="unknown network"):
+            gonet.listen("sctp", ":0")
+        with pytest.raises(ValueError, match="missing port"):
+            gonet.dial("tcp", "127.0.0.1")
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        with pytest.raises(OSError, match="listen tcp 127.0.0.1:[0-9]+: bind: address already in use"):
+            gonet.listen("tcp", str(ln.addr))
+        ln.close()
+
+    run(body)
+
+
+def test_listen_any_host(run):
+    def body():
+        ln = gonet.listen("tcp", ":0")
+        with gonet.dial("tcp", f"127.0.0.1:{ln.addr.port}") as c:
+            peer = ln.accept()
+            c.write(b"hi")
+            out = peer.read(10)
+            peer.close()
+        ln.close()
+        return out
+
+    assert run(body) == b"hi"
+
+
+def test_sendfile(run, tmp_path):
+    payload = os.urandom(300_000)
+    path = tmp_path / "blob"
+    path.write_bytes(payload)
+
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()
+
+        def sender():
+            with open(path, "rb") as f:
+                n = peer.sendfile(f, offset=100)
+            peer.close()
+            return n
+
+        g = gonet.go(sender)
+        got = bytearray()
+        buf = bytearray(65536)
+        while True:
+            k = c.read_into(buf)
+            if not k:
+                break
+            got += buf[:k]
+        c.close()
+        ln.close()
+        return g.join(), bytes(got)
+
+    n, got = run(body)
+    assert n == len(payload) - 100
+    assert got == payload[100:]
+
+
+def test_bufio_reader_lines_and_exact(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()
+
+        def writer():
+            for part in (b"HELLO 5\r\nab", b"cde", b"line two\nrest"):
+                peer.write(part)
+                gonet.sleep(0.01)
+            peer.close()
+
+        gonet.go(writer)
+        r = gonet.bufio.Reader(c)
+        head = r.readline()
+        body_ = r.read_exactly(5)
+        line2 = r.readline()
+        with pytest.raises(gonet.bufio.IncompleteReadError) as ei:
+            r.read_exactly(10)
+        c.close()
+        ln.close()
+        return head, body_, line2, ei.value.partial
+
+    assert run(body) == (b"HELLO 5\r\n", b"abcde", b"line two\n", b"rest")
+
+
+def test_connection_reset_keeps_type_and_names_op(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()
+        peer.set_linger(0)  # close sends RST
+        peer.close()
+        gonet.sleep(0.05)
+        with pytest.raises(ConnectionResetError) as ei:
+            c.read(10)
+        c.close()
+        ln.close()
+        return str(ei.value)
+
+    msg = run(body)
+    assert msg.startswith("read tcp 127.0.0.1:") and "reset" in msg.lower()
+
+
+def test_close_from_another_thread(run):
+    import threading
+
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        res = {}
+
+        def acceptor():
+            try:
+                ln.accept()
+            except gonet.ClosedError:
+                res["closed"] = True
+
+        g = gonet.go(acceptor)
+        gonet.sleep(0.01)
+        t = threading.Thread(target=ln.close)
+        t.start()
+        g.join(timeout=5)
+        t.join()
+        return res
+
+    assert run(body) == {"closed": True}

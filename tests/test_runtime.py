@@ -1,0 +1,303 @@
+"""Runtime layer: goroutines, the scheduler loop, timers, the thread hand-off."""
+
+from __future__ import annotations
+
+import gc
+import io
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+import gonet
+from gonet.poll._wakefd import Waker
+from gonet.runtime.sched import TIMEOUT, WAITING, get_sched
+
+
+def test_go_join_returns_result(run):
+    def body():
+        g = gonet.go(lambda a, b=0: a + b, 40, b=2)
+        assert not g.done()
+        assert g.join() == 42
+        assert g.done()
+        assert g.id > 0 and g.name.startswith("goroutine-")
+        return g.join()  # joining again returns the same result
+
+    assert run(body) == 42
+
+
+def test_join_reraises(run):
+    def body():
+        def bad():
+            raise ValueError("boom")
+
+        g = gonet.go(bad)
+        with pytest.raises(ValueError, match="boom"):
+            g.join()
+
+    run(body)
+
+
+def test_join_timeout(run):
+    def body():
+        g = gonet.go(gonet.sleep, 5)
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            g.join(timeout=0.1)
+        dt = time.monotonic() - t0
+        assert 0.08 <= dt < 2.0
+        assert not g.done()
+
+    run(body)
+
+
+def test_unjoined_exception_reported_on_stderr(run, capfd):
+    def body():
+        def bad():
+            raise KeyError("nobody-joins-me")
+
+        gonet.go(bad)
+        gonet.sleep(0.01)
+        gc.collect()
+        gonet.sleep(0)
+        return "alive"
+
+    assert run(body) == "alive"  # the program goes on
+    gc.collect()
+    err = capfd.readouterr().err
+    assert "Exception in goroutine" in err
+    assert "nobody-joins-me" in err
+    assert "Traceback" in err
+
+
+def test_joined_exception_not_reported(run, capfd):
+    def body():
+        def bad():
+            raise KeyError("joined-one")
+
+        g = gonet.go(bad)
+        with pytest.raises(KeyError):
+            g.join()
+
+    run(body)
+    gc.collect()
+    assert "joined-one" not in capfd.readouterr().err
+
+
+def test_run_queue_is_fifo_and_sleep0_yields(run):
+    def body():
+        order = []
+
+        def worker(name):
+            for i in range(3):
+                order.append((name, i))
+                gonet.sleep(0)
+
+        gs = [gonet.go(worker, n) for n in "abc"]
+        for g in gs:
+            g.join()
+        return order
+
+    order = run(body)
+    assert order == [(n, i) for i in range(3) for n in "abc"]
+
+
+def test_sleepers_wake_in_deadline_order(run):
+    def body():
+        woke = []
+        gs = [gonet.go(lambda d=d: (gonet.sleep(d), woke.append(d))) for d in (0.15, 0.05, 0.1, 0.0)]
+        for g in gs:
+            g.join()
+        return woke
+
+    assert run(body) == [0.0, 0.05, 0.1, 0.15]
+
+
+@pytest.mark.timeout(30)
+def test_10k_goroutines_sleeping_half_a_second(run):
+    def body():
+        t0 = time.monotonic()
+        gs = [gonet.go(gonet.sleep, 0.5) for _ in range(10_000)]
+        assert gonet.num_goroutine() >= 10_000
+        for g in gs:
+            g.join()
+        return time.monotonic() - t0
+
+    elapsed = run(body)
+    assert 0.5 <= elapsed < 3.0
+
+
+def test_blocking_does_not_stop_other_goroutines(run):
+    def body():
+        ticks = []
+        stop = []
+
+        def ticker():
+            while not stop:
+                ticks.append(time.monotonic())
+                gonet.sleep(0.01)
+
+        tg = gonet.go(ticker)
+        t0 = time.monotonic()
+        gs = [gonet.go(gonet.blocking, time.sleep, 0.5) for _ in range(4)]
+        for g in gs:
+            g.join()
+        elapsed = time.monotonic() - t0
+        stop.append(1)
+        tg.join()
+        during = [t for t in ticks if t0 <= t <= t0 + elapsed]
+        return elapsed, len(during)
+
+    elapsed, n = run(body)
+    assert 0.45 <= elapsed < 2.0  # four 0.5 s calls ran in parallel on the pool
+    assert n >= 10  # the ticker kept running (about 50 ticks unloaded)
+
+
+def test_blocking_returns_and_raises(run):
+    def body():
+        assert gonet.blocking(sum, [1, 2, 3]) == 6
+        with pytest.raises(ZeroDivisionError):
+            gonet.blocking(lambda: 1 / 0)
+
+    run(body)
+
+
+def test_wake_from_another_thread_reaches_blocked_poller(run):
+    def body():
+        sched = get_sched()
+        me = sched.current
+
+        def waker():
+            while me.state != WAITING:  # spin until main is parked in the poller
+                time.sleep(0.001)
+            sched.ready_threadsafe(me, "hello")
+
+        threading.Thread(target=waker, daemon=True).start()
+        sched.external_waiters += 1
+        try:
+            return sched.park("test: cross-thread")
+        finally:
+            sched.external_waiters -= 1
+
+    assert run(body) == "hello"
+
+
+def test_netpoll_break_coalesces_wakes():
+    w = Waker()
+    try:
+        for _ in range(1000):
+            w.wake()
+        if w._eventfd:
+            assert os.eventfd_read(w.rfd) == 1  # one write for a thousand wakes
+        else:
+            assert os.read(w.rfd, 4096) == b"\0"
+        w._pending = False
+        w.wake()
+        w.drain()
+        assert not w._pending
+    finally:
+        w.close()
+
+
+def test_park_timeout_and_ready_cancel_timer(run):
+    def body():
+        sched = get_sched()
+        me = sched.current
+        assert sched.park("t", timeout=0.05) is TIMEOUT
+        # Woken first by ready(): the timer must not fire later into another park.
+        gonet.go(lambda: sched.ready(me, "first"))
+        assert sched.park("t", timeout=0.1) == "first"
+        assert me.timer is None
+        gonet.sleep(0.2)  # the cancelled timer's time passes quietly
+        assert sched.park("t", timeout=0.05) is TIMEOUT
+
+    run(body)
+
+
+def test_deadlock_detected_for_main(run):
+    def body():
+        with pytest.raises(gonet.DeadlockError, match="all goroutines are asleep"):
+            get_sched().park("forever")
+        return "recovered"
+
+    assert run(body) == "recovered"
+
+
+def test_busy_run_queue_does_not_starve_io(run):
+    """A goroutine that only yields must not keep a ready socket waiting."""
+
+    def body():
+        a, b = socket.socketpair()
+        conn_b = gonet.poll.fd.FD(b)
+        progress = {"spins": 0, "at_read": None}
+
+        def spinner():
+            for _ in range(20_000):
+                progress["spins"] += 1
+                gonet.sleep(0)
+
+        def reader():
+            conn_b.read(10)
+            progress["at_read"] = progress["spins"]
+
+        r = gonet.go(reader)
+        s = gonet.go(spinner)
+        gonet.sleep(0)  # reader parks in IO wait, spinner starts
+        a.send(b"x")
+        r.join()
+        s.join()
+        conn_b.close()
+        a.close()
+        return progress["at_read"]
+
+    import gonet.poll.fd  # noqa: F401
+
+    at = run(body)
+    assert at is not None and at < 1000  # about 61 spins; far from 20,000
+
+
+def test_num_goroutine_and_dump(run):
+    def body():
+        def sleeper_fn():
+            gonet.sleep(10)
+
+        for _ in range(3):
+            gonet.go(sleeper_fn)
+        gonet.sleep(0)
+        n = gonet.num_goroutine()
+        buf = io.StringIO()
+        gonet.dump_goroutines(buf)
+        return n, buf.getvalue()
+
+    n, dump = run(body)
+    assert n >= 4
+    assert "[sleep]" in dump
+    assert "sleeper_fn" in dump
+    assert "goroutine 1" in dump or "main" in dump
+
+
+def test_keyboard_interrupt_in_goroutine_reaches_main(run):
+    def body():
+        def ctrl_c():
+            raise KeyboardInterrupt
+
+        gonet.go(ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            gonet.sleep(5)
+        return "handled"
+
+    assert run(body) == "handled"
+
+
+def test_each_thread_has_its_own_scheduler(run):
+    def body():
+        mine = get_sched()
+        other = []
+        t = threading.Thread(target=lambda: other.append(get_sched()))
+        t.start()
+        t.join()
+        return mine is not other[0]
+
+    assert run(body)
