@@ -1,0 +1,90 @@
+"""The net examples run as real programs and behave as their docstrings say."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def start_example():
+    procs = []
+
+    def start(name: str, *args: str) -> str:
+        port = _free_port()
+        addr = f"127.0.0.1:{port}"
+        p = subprocess.Popen([sys.executable, str(EXAMPLES / name), addr, *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(p)
+        first = p.stdout.readline()  # the example prints once it listens
+        assert str(port) in first, first
+        return addr
+
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait(5)
+
+
+def _connect(addr: str) -> socket.socket:
+    host, port = addr.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=5)
+    return s
+
+
+def _readline(s: socket.socket) -> bytes:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(1)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def test_echo_server_example(start_example):
+    addr = start_example("echo_server.py")
+    socks = [_connect(addr) for _ in range(5)]
+    for i, s in enumerate(socks):
+        s.sendall(b"msg %d" % i)
+    for i, s in enumerate(socks):
+        assert s.recv(100) == b"msg %d" % i
+        s.close()
+
+
+def test_deadlines_example_drops_silent_client(start_example):
+    addr = start_example("deadlines.py", "0.5")
+    s = _connect(addr)
+    assert _readline(s).startswith(b"hello")
+    s.sendall(b"shout\n")
+    assert _readline(s) == b"SHOUT\n"
+    t0 = time.monotonic()
+    assert _readline(s) == b"idle too long, bye\n"
+    assert 0.4 <= time.monotonic() - t0 < 3.0
+    assert s.recv(10) == b""  # and the connection is closed
+    s.close()
+
+
+def test_chat_example_broadcasts(start_example):
+    addr = start_example("chat.py")
+    a = _connect(addr)
+    b = _connect(addr)
+    assert b"joined" in _readline(a)  # b joined
+    a.sendall(b"hi all\n")
+    assert _readline(b).endswith(b": hi all\n")
+    a.close()
+    assert b"left" in _readline(b)
+    b.close()
