@@ -1,0 +1,451 @@
+"""Benchmarks layer: scenario kinds, their results, and the registry.
+
+A scenario owns a list of specs (rows) and a list of metrics (columns). It
+runs every row it can, records each run as a *sample*, and reports the median
+of its samples per metric, so one disturbed run on a shared machine does not
+decide a figure. Ratios are always ``gonet / peer`` for the scenario's
+``ratio`` metrics; whether bigger is better is stated per metric.
+
+Row states: ``ok`` (measured), ``not installed`` (a required package is
+missing; nothing was started), ``not available`` (the script exited with
+status 3, e.g. a gonet API that has not landed yet), ``error`` (it crashed or
+the load generator failed; the reason is kept), ``skipped`` (the scenario's
+load generator cannot run here).
+
+Kinds: :class:`HttpScenario` (wrk against servers started side by side, runs
+interleaved round by round), :class:`EchoScenario` (the C ping-pong client),
+:class:`IdleScenario` (idle keep-alive connections held while wrk runs, one
+server at a time so RSS belongs to it alone), :class:`ProgramScenario`
+(self-timing scripts that print JSON). To add a scenario, build one of these
+at the bottom of this module and ``register`` it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks import loadgen, specs
+from benchmarks.procs import ServerError, ServerProc, free_port
+from benchmarks.specs import Spec
+
+
+@dataclass
+class Settings:
+    """How long and how hard to run; built by the runner from the command line."""
+
+    quick: bool = False
+    duration: float = 5.0  # seconds of measured load per sample
+    warmup: float = 2.0  # seconds of load before the first sample
+    rounds: int = 3  # samples per row (interleaved across rows where the scenario allows)
+    conns: int = 64
+    idle_conns: int = 10_000
+    servers: set[str] | None = None  # only these spec names (None: all)
+    log: Callable[[str], None] = print
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    header: str
+    fmt: str = "{:,.0f}"
+    higher_is_better: bool = True
+    ratio: bool = False  # show gonet / peer for this metric
+
+
+@dataclass
+class Row:
+    spec: Spec
+    status: str = "pending"
+    reason: str = ""
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def fail(self, e: BaseException) -> None:
+        unavailable = isinstance(e, ServerError) and e.unavailable
+        self.status = "not available" if unavailable else "error"
+        self.reason = str(e)
+
+    def settle(self) -> None:
+        """Figures = the per-metric median of the samples (numbers only)."""
+        if self.status in ("pending", "ok") and self.samples:
+            self.status = "ok"
+            keys = [k for k, v in self.samples[0].items() if isinstance(v, (int, float))]
+            for k in keys:
+                vals = [s[k] for s in self.samples if isinstance(s.get(k), (int, float))]
+                self.figures[k] = statistics.median(vals)
+        elif self.status == "pending":
+            self.status = "error"
+            self.reason = self.reason or "no sample"
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    rows: list[Row]
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    skipped: str = ""
+
+    def reference(self) -> Row | None:
+        """The gonet row ratios are taken from (the first gonet row measured)."""
+        for r in self.rows:
+            if r.spec.gonet and r.ok:
+                return r
+        return None
+
+    def ratios(self) -> dict[str, dict[str, float]]:
+        """{metric key: {peer name: gonet / peer}} for the scenario's ratio metrics."""
+        ref = self.reference()
+        out: dict[str, dict[str, float]] = {}
+        if ref is None:
+            return out
+        for m in self.scenario.metrics:
+            if not m.ratio or m.key not in ref.figures:
+                continue
+            out[m.key] = {}
+            for r in self.rows:
+                v = r.figures.get(m.key)
+                if r is ref or not r.ok or not v:
+                    continue
+                out[m.key][r.spec.name] = ref.figures[m.key] / v
+        return out
+
+
+class Scenario:
+    """Base class: rows from specs, filtering, availability; subclasses measure."""
+
+    name = ""
+    title = ""
+    metrics: list[Metric] = []
+
+    def __init__(self, name: str, title: str, entries: list[Spec], metrics: list[Metric],
+                 description: str = "") -> None:
+        self.name = name
+        self.title = title
+        self.entries = entries
+        self.metrics = metrics
+        self.description = description
+
+    def run(self, st: Settings) -> Result:
+        rows = [Row(s) for s in self.entries if st.servers is None or s.name in st.servers]
+        for r in rows:
+            miss = r.spec.missing()
+            if miss:
+                r.status = "not installed"
+                r.reason = f"needs {', '.join(miss)} (pip install {' '.join(miss)})"
+        res = Result(self, rows)
+        t0 = time.monotonic()
+        try:
+            self.measure(st, [r for r in rows if r.status == "pending"], res)
+        finally:
+            for r in rows:
+                r.settle()
+            res.seconds = time.monotonic() - t0
+        return res
+
+    def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
+        raise NotImplementedError
+
+
+def _start_all(st: Settings, rows: list[Row], tag: str) -> dict[str, ServerProc]:
+    """Start every row's server at once, then wait for each port; failed rows are marked."""
+    procs: dict[str, ServerProc] = {}
+    for r in rows:
+        port = free_port()
+        p = ServerProc(r.spec.name, r.spec.argv("--port", str(port)), port, tag)
+        p.start()
+        procs[r.spec.name] = p
+    for r in rows:
+        p = procs[r.spec.name]
+        try:
+            p.wait_ready()
+        except ServerError as e:
+            r.fail(e)
+            p.stop()
+            st.log(f"  {r.spec.label}: {r.status}: {r.reason}")
+    return procs
+
+
+def _stop_all(procs: dict[str, ServerProc]) -> None:
+    for p in procs.values():
+        p.stop()
+
+
+def _sample(st: Settings, r: Row, p: ServerProc, fn: Callable[[], dict]) -> None:
+    """Take one sample of row ``r`` with ``fn``; a crash or a load-generator failure marks it."""
+    if not r.status == "pending":
+        return
+    try:
+        s = fn()
+    except Exception as e:  # noqa: BLE001 - recorded as the row's reason
+        r.status, r.reason = "error", f"load generator: {e}"
+        return
+    if not p.alive():
+        r.status, r.reason = "error", f"server died under load: {p.log_tail()}"
+        return
+    r.samples.append(s)
+
+
+def run_program(spec: Spec, args: list[str], timeout: float) -> dict:
+    """Run a self-timing script; return its JSON figures (ServerError if it cannot run)."""
+    from benchmarks.procs import UNAVAILABLE_EXIT
+
+    try:
+        pr = subprocess.run(spec.argv(*args), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ServerError(f"did not finish within {timeout:.0f} s")
+    if pr.returncode == UNAVAILABLE_EXIT:
+        raise ServerError(pr.stderr.strip().rsplit("unavailable: ", 1)[-1], unavailable=True)
+    if pr.returncode != 0:
+        tail = " | ".join(pr.stderr.strip().splitlines()[-3:])
+        raise ServerError(f"exited with status {pr.returncode}: {tail}")
+    return json.loads(pr.stdout.strip().splitlines()[-1])
+
+
+class HttpScenario(Scenario):
+    """Keep-alive HTTP load on every server, started side by side; rounds interleave servers.
+
+    ``programs`` are self-timing references (the h11 ceiling) whose ``rate``
+    is reported in the requests/s column.
+    """
+
+    def __init__(self, name: str, title: str, servers: list[Spec], programs: list[Spec] = (),
+                 path: str = "/", description: str = "") -> None:
+        metrics = [
+            Metric("rate", "requests/s", ratio=True),
+            Metric("p50_ms", "p50 ms", "{:.2f}", higher_is_better=False),
+            Metric("p99_ms", "p99 ms", "{:.2f}", higher_is_better=False),
+            Metric("errors", "errors", "{:,.0f}", higher_is_better=False),
+        ]
+        super().__init__(name, title, [*servers, *programs], metrics, description)
+        self.program_names = {p.name for p in programs}
+        self.path = path
+
+    def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
+        tool, note = loadgen.http_tool()
+        servers = [r for r in rows if r.spec.name not in self.program_names]
+        programs = [r for r in rows if r.spec.name in self.program_names]
+        if tool is None:
+            res.skipped = note
+            for r in servers:
+                r.status, r.reason = "skipped", note
+        else:
+            res.notes.append(f"HTTP load: {tool}, {st.conns} connections, keep-alive, "
+                             f"{st.duration:g} s x {st.rounds} rounds, median shown")
+            if note:
+                res.notes.append(note)
+        procs = _start_all(st, servers, self.name) if tool else {}
+        try:
+            live = [r for r in servers if r.status == "pending"]
+            for r in live:  # warm up (JIT-free Python still fills caches, pools, free lists)
+                p = procs[r.spec.name]
+                _sample(st, r, p, lambda p=p: loadgen.http_warmup(p.port, st.conns, st.warmup,
+                                                                   self.path))
+                r.samples.clear()
+            for i in range(st.rounds):
+                for r in live:
+                    p = procs[r.spec.name]
+                    _sample(st, r, p, lambda p=p: loadgen.http_load(p.port, st.conns,
+                                                                     st.duration, self.path))
+                    if r.samples and len(r.samples) == i + 1:
+                        st.log(f"  {r.spec.label}: {r.samples[-1]['rate']:,.0f} requests/s")
+                for r in programs:
+                    _run_program_round(st, r, ["--seconds", f"{st.duration:g}"])
+        finally:
+            _stop_all(procs)
+
+
+def _run_program_round(st: Settings, r: Row, args: list[str]) -> None:
+    if r.status != "pending":
+        return
+    try:
+        s = run_program(r.spec, args, timeout=120 + st.duration * 4)
+    except ServerError as e:
+        r.fail(e)
+        st.log(f"  {r.spec.label}: {r.status}: {r.reason}")
+        return
+    r.samples.append(s)
+    first = next((f"{k}={v:,.1f}" for k, v in s.items() if isinstance(v, float)), "")
+    st.log(f"  {r.spec.label}: {first}")
+
+
+class EchoScenario(Scenario):
+    """TCP ping-pong with the C client: ``conns`` connections, ``size``-byte messages."""
+
+    def __init__(self, name: str, title: str, servers: list[Spec], size: int = 100,
+                 description: str = "") -> None:
+        metrics = [
+            Metric("rate", "messages/s", ratio=True),
+            Metric("p50_ms", "p50 ms", "{:.2f}", higher_is_better=False),
+            Metric("p99_ms", "p99 ms", "{:.2f}", higher_is_better=False),
+        ]
+        super().__init__(name, title, servers, metrics, description)
+        self.size = size
+
+    def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
+        exe, why = loadgen.c_client_or_none()
+        if exe is None:
+            res.skipped = why
+            for r in rows:
+                r.status, r.reason = "skipped", why
+            return
+        res.notes.append(f"loadgen.c echo: {st.conns} connections, {self.size}-byte messages, "
+                         f"one in flight per connection, {st.duration:g} s x {st.rounds} rounds")
+        procs = _start_all(st, rows, self.name)
+        try:
+            live = [r for r in rows if r.status == "pending"]
+            for i in range(st.rounds):
+                for r in live:
+                    p = procs[r.spec.name]
+                    warm = st.warmup if i == 0 else min(st.warmup, 0.5)
+                    _sample(st, r, p, lambda p=p, w=warm: loadgen.echo_load(
+                        p.port, st.conns, self.size, st.duration, w))
+                    if r.samples and len(r.samples) == i + 1:
+                        st.log(f"  {r.spec.label}: {r.samples[-1]['rate']:,.0f} messages/s")
+        finally:
+            _stop_all(procs)
+
+
+class IdleScenario(Scenario):
+    """Idle keep-alive connections: RSS each costs, and HTTP load with them held.
+
+    One server at a time: warm up, measure requests/s, read RSS, open
+    ``idle_conns`` connections (each sends one request, reads the response
+    and stays open), read RSS again, measure requests/s with them held,
+    release them.
+    """
+
+    def __init__(self, name: str, title: str, servers: list[Spec], description: str = "") -> None:
+        metrics = [
+            Metric("rss_per_conn_kb", "KB RSS/idle conn", "{:.2f}", higher_is_better=False,
+                   ratio=True),
+            Metric("rate_base", "req/s alone"),
+            Metric("rate_idle", "req/s w/ idle"),
+            Metric("idle_fraction", "w/ idle / alone", "{:.2f}", ratio=True),
+            Metric("idle_open", "idle held", "{:,.0f}"),
+            Metric("closed_by_server", "closed by srv", "{:,.0f}", higher_is_better=False),
+        ]
+        super().__init__(name, title, servers, metrics, description)
+
+    def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
+        exe, why = loadgen.c_client_or_none()
+        tool, note = loadgen.http_tool()
+        if exe is None or tool is None:
+            res.skipped = why or note
+            for r in rows:
+                r.status, r.reason = "skipped", res.skipped
+            return
+        res.notes.append(f"{st.idle_conns:,} idle keep-alive connections held by loadgen.c "
+                         f"while {tool} runs {st.conns} busy ones; RSS = server VmRSS growth "
+                         f"when the idle ones opened, divided by their number (user space only; "
+                         f"kernel socket buffers are not in RSS)")
+        procs = _start_all(st, rows, self.name)  # started together, measured one by one
+        try:
+            for r in rows:
+                if r.status == "pending":
+                    with procs[r.spec.name] as p:
+                        self._one(st, r, p)
+        finally:
+            _stop_all(procs)
+
+    def _one(self, st: Settings, r: Row, p: ServerProc) -> None:
+        port = p.port
+        base: list[dict] = []
+        _sample(st, r, p, lambda: loadgen.http_warmup(port, st.conns, st.warmup))
+        r.samples.clear()
+        for _ in range(st.rounds):
+            _sample(st, r, p, lambda: loadgen.http_load(port, st.conns, st.duration))
+            base.extend(r.samples)
+            r.samples.clear()
+        if r.status != "pending":
+            return
+        time.sleep(0.2)
+        rss0 = p.rss()
+        holder = loadgen.IdleHolder(port, st.idle_conns)
+        try:
+            opened = holder.open()
+            rss1 = p.rss()
+            loaded: list[dict] = []
+            for _ in range(st.rounds):
+                _sample(st, r, p, lambda: loadgen.http_load(port, st.conns, st.duration))
+                loaded.extend(r.samples)
+                r.samples.clear()
+            released = holder.release()
+        except Exception as e:  # noqa: BLE001 - recorded as the row's reason
+            r.status, r.reason = "error", f"idle holder: {e}"
+            return
+        finally:
+            holder.kill()
+        if r.status != "pending" or not opened.get("opened"):
+            r.status = "error"
+            r.reason = r.reason or f"no idle connection opened: {opened}"
+            return
+        rate_base = statistics.median(s["rate"] for s in base)
+        rate_idle = statistics.median(s["rate"] for s in loaded)
+        r.samples.append({
+            "rss_per_conn_kb": (rss1 - rss0) / opened["opened"] / 1024,
+            "rate_base": rate_base,
+            "rate_idle": rate_idle,
+            "idle_fraction": rate_idle / rate_base if rate_base else 0.0,
+            "idle_open": opened["opened"],
+            "idle_failed": opened.get("failed", 0),
+            "open_seconds": opened.get("seconds", 0.0),
+            "closed_by_server": released.get("closed_by_server", 0),
+            "rss_before_mb": rss0 / 2**20,
+            "rss_idle_mb": rss1 / 2**20,
+        })
+        st.log(f"  {r.spec.label}: {(rss1 - rss0) / opened['opened'] / 1024:.2f} KB/conn, "
+               f"{rate_base:,.0f} -> {rate_idle:,.0f} requests/s")
+
+
+class ProgramScenario(Scenario):
+    """Self-timing scripts (one process each, run one after another, ``rounds`` times)."""
+
+    def __init__(self, name: str, title: str, programs: list[Spec], metrics: list[Metric],
+                 description: str = "") -> None:
+        super().__init__(name, title, programs, metrics, description)
+
+    def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
+        args = ["--quick"] if st.quick else []
+        for _ in range(st.rounds):
+            for r in rows:
+                _run_program_round(st, r, args)
+
+
+# -- the registry -----------------------------------------------------------------
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def register(s: Scenario) -> Scenario:
+    if s.name in SCENARIOS:
+        raise ValueError(f"scenario {s.name!r} registered twice")
+    SCENARIOS[s.name] = s
+    return s
+
+
+register(HttpScenario(
+    "http", "1. HTTP hello world (13-byte text/plain, keep-alive)",
+    specs.HTTP_SERVERS, programs=[specs.H11_CEILING],
+    description="requests/s and latency, one server process; h11's own ceiling (no I/O)"))
+register(EchoScenario(
+    "echo", "2. TCP echo ping-pong (100-byte messages)", specs.ECHO_SERVERS, size=100))
+register(IdleScenario(
+    "idle", "3. Many idle keep-alive connections", specs.HTTP_SERVERS))
+register(ProgramScenario(
+    "goroutines", "4. Lightweight tasks: spawn+finish, parked RSS", specs.TASK_PROGRAMS,
+    [Metric("spawn_rate", "spawn+finish/s", ratio=True),
+     Metric("rss_per_task_bytes", "bytes RSS/parked", "{:,.0f}", higher_is_better=False,
+            ratio=True),
+     Metric("rss_parked_mb", "MB RSS parked", "{:,.1f}", higher_is_better=False),
+     Metric("parked", "parked", "{:,.0f}")]))

@@ -1,0 +1,67 @@
+"""Benchmarks layer: the catalogue of servers and self-timing programs.
+
+A :class:`Spec` names one script under ``servers/`` and what it needs. The
+runner checks ``requires`` with ``importlib`` before it starts anything, so a
+peer that is not installed shows as "not installed" without a process; a
+gonet script that finds its API missing exits with status 3 and shows as
+"not available yet". To add a peer: write its script, add a Spec here, and
+list it in a scenario (``scenarios.py``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVERS_DIR = Path(__file__).resolve().parent / "servers"
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str  # short id used on the command line (--servers) and in JSON
+    label: str  # shown in tables and the chart
+    script: str  # file under servers/
+    requires: tuple[str, ...] = ()  # importable modules it needs
+    gonet: bool = False  # the subject (ratios are gonet / peer)
+    extra_args: tuple[str, ...] = ()
+    python: str = field(default_factory=lambda: sys.executable)
+
+    def missing(self) -> list[str]:
+        """The required modules this interpreter cannot import."""
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.python, str(SERVERS_DIR / self.script), *self.extra_args, *args]
+
+
+# -- HTTP hello world servers (scenarios 1 and 3) ---------------------------------
+GONET_HTTP = Spec("gonet-http", "gonet.http", "gonet_http.py", ("gonet", "h11"), gonet=True)
+UVICORN_H11 = Spec("uvicorn-h11", "uvicorn h11/asyncio", "uvicorn_h11.py", ("uvicorn", "h11"))
+HYPERCORN = Spec("hypercorn", "hypercorn (asyncio)", "hypercorn_asyncio.py", ("hypercorn",))
+GEVENT_WSGI = Spec("gevent-pywsgi", "gevent.pywsgi", "gevent_pywsgi.py", ("gevent",))
+UVICORN_FAST = Spec("uvicorn-httptools", "uvicorn httptools/uvloop (C ref.)",
+                    "uvicorn_httptools.py", ("uvicorn", "httptools", "uvloop"))
+HTTP_SERVERS = [GONET_HTTP, UVICORN_H11, HYPERCORN, GEVENT_WSGI, UVICORN_FAST]
+
+H11_CEILING = Spec("h11-ceiling", "h11 ceiling (no I/O)", "h11_ceiling.py", ("h11",))
+
+# -- TCP echo servers (scenario 2) --------------------------------------------------
+GONET_ECHO = Spec("gonet-echo", "gonet net", "gonet_echo.py", ("gonet",), gonet=True)
+ECHO_SERVERS = [
+    GONET_ECHO,
+    Spec("asyncio-streams", "asyncio streams", "asyncio_streams.py"),
+    Spec("asyncio-protocol", "asyncio Protocol", "asyncio_protocol.py"),
+    Spec("uvloop-streams", "uvloop streams", "uvloop_streams.py", ("uvloop",)),
+    Spec("gevent-stream", "gevent StreamServer", "gevent_stream.py", ("gevent",)),
+    Spec("trio", "trio", "trio_echo.py", ("trio",)),
+]
+
+# -- lightweight tasks (scenario 4) -------------------------------------------------
+TASK_PROGRAMS = [
+    Spec("gonet-goroutines", "gonet goroutines", "gonet_goroutines.py", ("gonet",), gonet=True),
+    Spec("gevent-greenlets", "gevent greenlets", "gevent_greenlets.py", ("gevent",)),
+    Spec("asyncio-tasks", "asyncio tasks", "asyncio_tasks.py"),
+    Spec("trio-tasks", "trio tasks", "trio_tasks.py", ("trio",)),
+]
