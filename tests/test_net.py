@@ -614,3 +614,31 @@ def test_close_from_another_thread(run):
         return res
 
     assert run(body) == {"closed": True}
+
+
+def test_data_and_eof_in_one_edge(run):
+    """A short read that drains the data ahead of a FIN must not hide the EOF."""
+
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        out = []
+        for parked_first in (True, False):
+            c = gonet.dial("tcp", str(ln.addr))
+            peer = ln.accept()
+            if parked_first:
+                g = gonet.go(c.read, 10)
+                gonet.sleep(0)
+                peer.write(b"abc")
+                peer.close()
+                first = g.join()
+            else:
+                peer.write(b"abc")
+                peer.close()
+                gonet.sleep(0.01)
+                first = c.read(10)
+            out.append((first, c.read(10), c.read(10)))
+            c.close()
+        ln.close()
+        return out
+
+    assert run(body, timeout=10) == [(b"abc", b"", b"")] * 2

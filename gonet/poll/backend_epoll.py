@@ -19,7 +19,7 @@ from __future__ import annotations
 import select
 
 from gonet.poll._wakefd import Waker
-from gonet.poll.polldesc import MODE_R, MODE_W, netpollready
+from gonet.poll.polldesc import MODE_EOF, MODE_R, MODE_W, netpollready
 
 _EPOLLIN = select.EPOLLIN
 _EPOLLOUT = select.EPOLLOUT
@@ -31,6 +31,7 @@ _EPOLLET = select.EPOLLET
 _REGISTER = _EPOLLIN | _EPOLLOUT | _EPOLLRDHUP | _EPOLLET
 _READ_EVENTS = _EPOLLIN | _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
 _WRITE_EVENTS = _EPOLLOUT | _EPOLLHUP | _EPOLLERR
+_EOF_EVENTS = _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
 _MAX_EVENTS = 512
 
 
@@ -75,6 +76,8 @@ class EpollBackend:
                 mode = MODE_R
             if ev & _WRITE_EVENTS:
                 mode |= MODE_W
+            if ev & _EOF_EVENTS:
+                mode |= MODE_EOF
             if mode:
                 netpollready(pd, mode, out)
         return out

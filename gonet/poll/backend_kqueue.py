@@ -12,7 +12,7 @@ from __future__ import annotations
 import select
 
 from gonet.poll._wakefd import Waker
-from gonet.poll.polldesc import MODE_R, MODE_RW, MODE_W, netpollready
+from gonet.poll.polldesc import MODE_EOF, MODE_R, MODE_RW, MODE_W, netpollready
 
 _MAX_EVENTS = 512
 
@@ -73,6 +73,8 @@ class KqueueBackend:
                 mode = MODE_W
             else:
                 continue
+            if kev.flags & select.KQ_EV_EOF:
+                mode |= MODE_EOF
             netpollready(pd, mode, out)
         return out
 

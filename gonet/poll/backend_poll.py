@@ -13,7 +13,7 @@ from __future__ import annotations
 import select
 
 from gonet.poll._wakefd import Waker
-from gonet.poll.polldesc import MODE_R, MODE_W, netpollready
+from gonet.poll.polldesc import MODE_EOF, MODE_R, MODE_W, netpollready
 
 _POLLIN = select.POLLIN
 _POLLOUT = select.POLLOUT
@@ -80,6 +80,8 @@ class PollBackend:
                 mode |= MODE_R
             if ev & (_POLLOUT | _POLLERR | _POLLHUP | _POLLNVAL):
                 mode |= MODE_W
+            if ev & (_POLLRDHUP | _POLLERR | _POLLHUP | _POLLNVAL):
+                mode |= MODE_EOF
             if ev & (_POLLERR | _POLLHUP | _POLLNVAL):
                 armed = 0
             else:

@@ -73,6 +73,7 @@ __all__ = [
     "MODE_R",
     "MODE_W",
     "MODE_RW",
+    "MODE_EOF",
     "READY",
     "PollDesc",
     "Netpoller",
@@ -86,6 +87,9 @@ POLL_ERR_TIMEOUT = 2
 MODE_R = 1
 MODE_W = 2
 MODE_RW = 3
+#: Event flag from a backend: the peer hung up or the fd is in error. Sets the
+#: sticky ``PollDesc.eof``; no further edges will come for this fd.
+MODE_EOF = 4
 
 
 class _Ready:
@@ -114,6 +118,7 @@ class PollDesc:
         "rtimer",
         "wtimer",
         "closing",
+        "eof",
         "poller",
         "link",
     )
@@ -129,6 +134,7 @@ class PollDesc:
         self.rtimer: list | None = None
         self.wtimer: list | None = None
         self.closing = False
+        self.eof = False  # the poller saw hang-up/error: no more edges will come
         self.poller: Netpoller | None = None
         self.link: PollDesc | None = None  # free-list link
 
@@ -371,6 +377,7 @@ class Netpoller:
         pd.rg = pd.wg = None
         pd.rd = pd.wd = 0.0
         pd.closing = False
+        pd.eof = False
         pd.poller = self
         self.backend.open(fd)
         self.fds[fd] = pd
@@ -415,6 +422,8 @@ def netpollready(pd: PollDesc, mode: int, out: list) -> None:
     Called by the backends for every event. A goroutine that is appended is
     no longer referenced by the descriptor; the scheduler makes it runnable.
     """
+    if mode & MODE_EOF:
+        pd.eof = True
     if mode & MODE_R:
         g = pd.rg
         if g is None:

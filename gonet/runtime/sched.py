@@ -275,7 +275,7 @@ class Scheduler:
         if nothing else has first.
         """
         g = self.current
-        if g is None or _getcurrent() is self.hub:
+        if g is None:  # the hub clears current while it runs timers and callbacks
             raise RuntimeError("park called from the scheduler itself (a timer callback?)")
         g.state = WAITING
         g.wait_reason = reason
@@ -328,8 +328,6 @@ class Scheduler:
             except (KeyboardInterrupt, SystemExit) as e:
                 # A signal landed while the hub ran (typically inside epoll_wait).
                 self.main_exc = e
-            except DeadlockError:
-                raise
             self._deliver_main_exc()
 
     def _deliver_main_exc(self) -> None:
@@ -348,8 +346,10 @@ class Scheduler:
         main.state = RUNNING
         self.current = main
         main.glet.throw(e)
+        self.current = None
 
     def _loop(self) -> None:
+        self.current = None
         runq = self.runq
         popleft = runq.popleft
         timers = self.timers
@@ -414,6 +414,7 @@ class Scheduler:
         main.state = RUNNING
         self.current = main
         main.glet.throw(DeadlockError("all goroutines are asleep - deadlock!"))
+        self.current = None
 
 
 def _park_timeout(sched: Scheduler, g: Goroutine) -> None:
