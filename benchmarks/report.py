@@ -55,7 +55,8 @@ def table(res: Result) -> str:
             lines.append(f"  {label:<{lw}}" + "".join(f"  {c:>{w}}" for c, w in zip(
                 cells, widths, strict=True)))
     if ratio_metrics:
-        lines.append("  gonet/ columns: gonet's figure divided by the row's; " + "; ".join(
+        who = f"{ref.spec.label}'s" if ref is not None else "gonet's"
+        lines.append(f"  gonet/ columns: {who} figure divided by the row's; " + "; ".join(
             f"{m.header}: {'higher' if m.higher_is_better else 'lower'} is better"
             for m in ratio_metrics))
     for n in res.notes:

@@ -97,9 +97,10 @@ class Result:
     skipped: str = ""
 
     def reference(self) -> Row | None:
-        """The gonet row ratios are taken from (the first gonet row measured)."""
+        """The row ratios are taken from: the scenario's ``reference``, else the first gonet row."""
+        want = self.scenario.reference
         for r in self.rows:
-            if r.spec.gonet and r.ok:
+            if r.ok and (r.spec.name == want if want else r.spec.gonet):
                 return r
         return None
 
@@ -129,12 +130,13 @@ class Scenario:
     metrics: list[Metric] = []
 
     def __init__(self, name: str, title: str, entries: list[Spec], metrics: list[Metric],
-                 description: str = "") -> None:
+                 description: str = "", reference: str | None = None) -> None:
         self.name = name
         self.title = title
         self.entries = entries
         self.metrics = metrics
         self.description = description
+        self.reference = reference  # the row ratios divide by; None: the first gonet row
 
     def run(self, st: Settings) -> Result:
         rows = [Row(s) for s in self.entries if st.servers is None or s.name in st.servers]
@@ -220,14 +222,14 @@ class HttpScenario(Scenario):
     """
 
     def __init__(self, name: str, title: str, servers: list[Spec], programs: list[Spec] = (),
-                 path: str = "/", description: str = "") -> None:
+                 path: str = "/", description: str = "", reference: str | None = None) -> None:
         metrics = [
             Metric("rate", "requests/s", ratio=True),
             Metric("p50_ms", "p50 ms", "{:.2f}", higher_is_better=False),
             Metric("p99_ms", "p99 ms", "{:.2f}", higher_is_better=False),
             Metric("errors", "errors", "{:,.0f}", higher_is_better=False),
         ]
-        super().__init__(name, title, [*servers, *programs], metrics, description)
+        super().__init__(name, title, [*servers, *programs], metrics, description, reference)
         self.program_names = {p.name for p in programs}
         self.path = path
 
@@ -263,6 +265,12 @@ class HttpScenario(Scenario):
                     _run_program_round(st, r, ["--seconds", f"{st.duration:g}"])
         finally:
             _stop_all(procs)
+        ref = res.reference()
+        for r in programs:
+            if ref is not None and r.samples and ref.samples:
+                frac = statistics.median(s["rate"] for s in ref.samples) / statistics.median(
+                    s["rate"] for s in r.samples)
+                res.notes.append(f"{ref.spec.label} serves {frac:.0%} of {r.spec.label}")
 
 
 def _run_program_round(st: Settings, r: Row, args: list[str]) -> None:
@@ -449,3 +457,11 @@ register(ProgramScenario(
             ratio=True),
      Metric("rss_parked_mb", "MB RSS parked", "{:,.1f}", higher_is_better=False),
      Metric("parked", "parked", "{:,.0f}")]))
+
+# issue 7: Flask under `gonet serve` against WSGI servers; gonet's worker scaling
+register(HttpScenario(
+    "flask", "5. Flask hello world, one worker process", specs.FLASK_SERVERS,
+    description="the same Flask app under gonet serve (wsgi), gunicorn and waitress"))
+register(HttpScenario(
+    "workers", "6. gonet serve scaling: 1 and 2 worker processes", specs.WORKER_SERVERS,
+    reference="gonet-w2", description="the hello handler of scenario 1 under gonet serve"))

@@ -65,3 +65,20 @@ TASK_PROGRAMS = [
     Spec("asyncio-tasks", "asyncio tasks", "asyncio_tasks.py"),
     Spec("trio-tasks", "trio tasks", "trio_tasks.py", ("trio",)),
 ]
+
+# -- issue 7: a Flask app under gonet serve and WSGI peers; gonet worker scaling ----
+FLASK_SERVERS = [
+    Spec("gonet-serve-flask", "gonet serve (wsgi)", "gonet_serve.py", ("gonet", "flask"),
+         gonet=True, extra_args=("--app", "flask_app:app", "--interface", "wsgi")),
+    Spec("gunicorn-sync", "gunicorn sync", "gunicorn_flask.py", ("gunicorn", "flask"),
+         extra_args=("--worker-class", "sync")),
+    Spec("gunicorn-gevent", "gunicorn gevent", "gunicorn_flask.py",
+         ("gunicorn", "flask", "gevent"), extra_args=("--worker-class", "gevent")),
+    Spec("waitress", "waitress (4 threads)", "waitress_flask.py", ("waitress", "flask")),
+]
+WORKER_SERVERS = [
+    Spec("gonet-w1", "gonet serve, 1 worker", "gonet_serve.py", ("gonet",), gonet=True,
+         extra_args=("--app", "gonet_http:hello", "--workers", "1")),
+    Spec("gonet-w2", "gonet serve, 2 workers", "gonet_serve.py", ("gonet",), gonet=True,
+         extra_args=("--app", "gonet_http:hello", "--workers", "2")),
+]

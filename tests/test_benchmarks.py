@@ -76,7 +76,7 @@ def check_well_formed(data: dict) -> None:
 
 @pytest.mark.timeout(60)
 def test_quick_suite_runs_and_reports(tmp_path: Path) -> None:
-    data, stdout = run_suite(tmp_path, "--servers", ROWS)
+    data, stdout = run_suite(tmp_path, "--only", "http,echo,idle,goroutines", "--servers", ROWS)
     check_well_formed(data)
     scenarios = {s["name"]: s for s in data["scenarios"]}
     assert set(scenarios) == {"http", "echo", "idle", "goroutines"}

@@ -15,5 +15,7 @@ def hello(w, r) -> None:
     w.write(BODY)
 
 
-a = server_args()
-http.Server(addr=f"{a.host}:{a.port}", handler=hello, idle_timeout=a.keepalive).listen_and_serve()
+if __name__ == "__main__":  # also imported as gonet_http:hello by gonet_serve.py
+    a = server_args()
+    http.Server(addr=f"{a.host}:{a.port}", handler=hello,
+                idle_timeout=a.keepalive).listen_and_serve()
