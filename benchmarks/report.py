@@ -124,13 +124,16 @@ def write_chart(results: list[Result], machine_line: str, path: Path) -> str | N
         colors = ["#1f77b4" if r.spec.gonet else "#b0b0b0" for r in rows]
         ax.barh([r.spec.label for r in rows], vals, color=colors)
         top = max(vals) if vals else 1
+        ratios = res.ratios().get(m.key, {})
         for y, (r, v) in enumerate(zip(rows, vals, strict=True)):
             text = _fmt(m.fmt, v) if r.ok else r.status
+            if r.spec.name in ratios:
+                text += f"   (gonet/ this: {ratios[r.spec.name]:.2f}x)"
             ax.text(v + top * 0.01, y, text, va="center", fontsize=8)
         better = "higher" if m.higher_is_better else "lower"
         ax.set_title(f"{res.scenario.title}: {m.header} ({better} is better)", fontsize=9,
                      loc="left")
-        ax.set_xlim(0, top * 1.25 if top else 1)
+        ax.set_xlim(0, top * 1.45 if top else 1)
         ax.tick_params(labelsize=8)
     fig.suptitle(f"gonet vs peers — {machine_line}\n{NOISE_NOTE}", fontsize=8)
     fig.tight_layout()

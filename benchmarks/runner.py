@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="HTTP load generator: wrk, the bundled C client, or auto (wrk if "
                         "installed)")
     p.add_argument("--json", type=Path, help="write the results here too")
+    p.add_argument("--chart", type=Path, help="draw the PNG chart here too")
     p.add_argument("--no-save", action="store_true",
                    help="full run: do not write results/latest.json and the chart")
     p.add_argument("--list", action="store_true", help="list scenarios and rows, then exit")
@@ -119,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         report.write_json(data, a.json)
         print(f"wrote {a.json}")
+    if a.chart:
+        why = report.write_chart(results, machine.summary(mach), a.chart)
+        print(f"wrote {a.chart}" if why is None else f"no chart: {why}")
     if not a.quick and not a.no_save:
         report.write_json(data, RESULTS / "latest.json")
         why = report.write_chart(results, machine.summary(mach), RESULTS / "latest.png")
