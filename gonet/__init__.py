@@ -7,7 +7,9 @@ server on h11 (``gonet.http``). Code is plain blocking-style Python: a call
 that must wait parks its goroutine, not the thread.
 """
 
-from gonet import bufio
+from gonet import bufio, context, gotime, sync
+from gonet import gotime as time  # gonet.time: Go's time (after, Timer, Ticker)
+from gonet.chan import Case, Chan, ChanClosedError, select
 from gonet.net import (
     Addr,
     ClosedError,
@@ -37,6 +39,14 @@ from gonet.runtime import (
 )
 
 __all__ = [
+    "Case",
+    "Chan",
+    "ChanClosedError",
+    "context",
+    "gotime",
+    "select",
+    "sync",
+    "time",
     "Addr",
     "ClosedError",
     "Conn",
