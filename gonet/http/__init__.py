@@ -1,0 +1,110 @@
+"""gonet.http: Go's ``net/http`` server on gonet, with h11 for HTTP/1.1 parsing.
+
+One goroutine per connection runs Go's ``conn.serve`` loop; handlers are
+plain functions ``handler(w, r)`` (or objects with ``serve_http``)::
+
+    from gonet import http
+
+    def hello(w, r):
+        w.header().set("Content-Type", "text/plain")
+        w.write(b"hello " + r.path_value("name").encode())
+
+    mux = http.ServeMux()
+    mux.handle_func("GET /hello/{name}", hello)
+    http.Server(addr="127.0.0.1:8080", handler=mux).listen_and_serve()
+
+Modules: ``server`` (Server, the connection loop, timeouts, shutdown),
+``request`` (Request, URL, the body reader), ``response`` (ResponseWriter),
+``header`` (Header), ``mux`` (ServeMux), ``fs`` (FileServer), ``util``
+(error, redirect, strip_prefix, ...), ``status`` (codes and texts),
+``httptest`` (a server on a loopback port in a background thread, for tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gonet.http import status
+from gonet.http.fs import FileServer, serve_file
+from gonet.http.header import Header, canonical_header_key
+from gonet.http.mux import ServeMux, clean_path
+from gonet.http.request import URL, MaxBytesError, Request, RequestBodyError, Values, new_request
+from gonet.http.response import (
+    ErrBodyNotAllowed,
+    ErrContentLength,
+    ErrHijacked,
+    ResponseWriter,
+    detect_content_type,
+)
+from gonet.http.server import AbortHandler, Server, ServerClosed
+from gonet.http.status import status_text
+from gonet.http.util import (
+    error,
+    max_bytes_reader,
+    not_found,
+    not_found_handler,
+    redirect,
+    redirect_handler,
+    strip_prefix,
+)
+
+try:  # written separately (WSGI adapter); exported when present
+    from gonet.http.wsgi import WSGIHandler
+except ImportError:  # pragma: no cover
+    WSGIHandler = None  # type: ignore[assignment,misc]
+
+#: The ServeMux used by ``handle``, ``handle_func`` and a Server without a handler.
+default_serve_mux = ServeMux()
+
+
+def handle(pattern: str, handler: Any) -> None:
+    """Register ``handler`` for ``pattern`` on the default ServeMux."""
+    default_serve_mux.handle(pattern, handler)
+
+
+def handle_func(pattern: str, fn: Any = None) -> Any:
+    """Register ``fn(w, r)`` on the default ServeMux (a decorator without ``fn``)."""
+    return default_serve_mux.handle_func(pattern, fn)
+
+
+def listen_and_serve(addr: str, handler: Any = None) -> None:
+    """Serve ``handler`` (the default ServeMux if None) on ``addr`` until shut down."""
+    Server(addr=addr, handler=handler).listen_and_serve()
+
+
+__all__ = [
+    "AbortHandler",
+    "ErrBodyNotAllowed",
+    "ErrContentLength",
+    "ErrHijacked",
+    "FileServer",
+    "Header",
+    "MaxBytesError",
+    "Request",
+    "RequestBodyError",
+    "ResponseWriter",
+    "ServeMux",
+    "Server",
+    "ServerClosed",
+    "URL",
+    "Values",
+    "WSGIHandler",
+    "canonical_header_key",
+    "clean_path",
+    "default_serve_mux",
+    "detect_content_type",
+    "error",
+    "handle",
+    "handle_func",
+    "listen_and_serve",
+    "max_bytes_reader",
+    "new_request",
+    "not_found",
+    "not_found_handler",
+    "redirect",
+    "redirect_handler",
+    "serve_file",
+    "status",
+    "status_text",
+    "strip_prefix",
+]

@@ -1,0 +1,572 @@
+"""HTTP layer: Request, URL, Values, and the request body reader.
+
+A :class:`Request` is what a handler receives: method, URL, protocol,
+headers, a body that streams from the connection as the handler reads it,
+and the path values the ServeMux matched. To keep the per-request cost low,
+the parts most handlers never touch are built on first use: ``header``
+(from h11's parsed fields), ``url`` (from the request target) and
+``context`` (which may start a goroutine watching for the client to go
+away; see gonet.http.server).
+
+The body reader (:class:`Body`) owns the rest of the request's bytes. It
+pulls h11 events (Data, EndOfMessage) and reads the connection only when
+h11 needs more; an ``Expect: 100-continue`` request gets its
+"100 Continue" on the first read, never before.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode
+
+import h11
+
+from gonet.http.header import Header
+
+__all__ = ["Request", "URL", "Values", "Body", "RequestBodyError", "MaxBytesError", "new_request"]
+
+_NEED_DATA = h11.NEED_DATA
+_Data = h11.Data
+_EndOfMessage = h11.EndOfMessage
+
+
+class RequestBodyError(OSError):
+    """The request body could not be read (malformed framing, early EOF)."""
+
+
+class MaxBytesError(RequestBodyError):
+    """The body is larger than the limit set with ``max_bytes_reader``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"http: request body too large (limit {limit} bytes)")
+        self.limit = limit
+
+
+class Values:
+    """Go's ``url.Values``: a multi-valued mapping of query or form parameters."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, pairs: Any = None) -> None:
+        self._d: dict[str, list[str]] = {}
+        if pairs:
+            items = pairs.items() if isinstance(pairs, dict) else pairs
+            for k, v in items:
+                if isinstance(v, (list, tuple)):
+                    for one in v:
+                        self.add(k, one)
+                else:
+                    self.add(k, v)
+
+    @classmethod
+    def parse(cls, qs: str) -> Values:
+        """Parse "a=1&b=2&a=3" (``+`` and %-escapes decoded, blanks kept)."""
+        v = cls()
+        d = v._d
+        if qs:
+            for k, val in parse_qsl(qs, keep_blank_values=True):
+                d.setdefault(k, []).append(val)
+        return v
+
+    def get(self, key: str, default: str = "") -> str:
+        """The first value for ``key``, or ``default``."""
+        vs = self._d.get(key)
+        return vs[0] if vs else default
+
+    def values(self, key: str) -> list[str]:
+        return list(self._d.get(key, ()))
+
+    def set(self, key: str, value: str) -> None:
+        self._d[key] = [value]
+
+    def add(self, key: str, value: str) -> None:
+        self._d.setdefault(key, []).append(value)
+
+    def delete(self, key: str) -> None:
+        self._d.pop(key, None)
+
+    def has(self, key: str) -> bool:
+        return key in self._d
+
+    __contains__ = has
+
+    def __getitem__(self, key: str) -> list[str]:
+        return self._d[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._d))
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def items(self) -> list[tuple[str, list[str]]]:
+        return [(k, list(v)) for k, v in self._d.items()]
+
+    def encode(self) -> str:
+        """"a=1&b=2", keys sorted as Go does."""
+        return urlencode([(k, v) for k in sorted(self._d) for v in self._d[k]])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Values):
+            return self._d == other._d
+        if isinstance(other, dict):
+            return self._d == other
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Values({self._d!r})"
+
+
+class URL:
+    """A parsed request target (Go's ``url.URL``, the parts a server sees).
+
+    ``path`` is decoded; ``raw_path`` holds the original escaped form when it
+    differs (when the target had %-escapes), else "".
+    """
+
+    __slots__ = ("scheme", "host", "path", "raw_path", "raw_query", "fragment", "opaque")
+
+    def __init__(self, path: str = "/", raw_query: str = "", scheme: str = "", host: str = "",
+                 raw_path: str = "", fragment: str = "", opaque: str = "") -> None:
+        self.scheme = scheme
+        self.host = host
+        self.path = path
+        self.raw_path = raw_path
+        self.raw_query = raw_query
+        self.fragment = fragment
+        self.opaque = opaque
+
+    @classmethod
+    def parse_request_uri(cls, target: str, method: str = "GET") -> URL:
+        """Parse an origin-form ("/p?q"), absolute-form ("http://h/p?q"),
+        authority-form (CONNECT "host:443") or asterisk-form ("*") target."""
+        u = cls.__new__(cls)
+        u.scheme = u.host = u.raw_path = u.fragment = u.opaque = ""
+        if target[:1] == "/":
+            path, _, u.raw_query = target.partition("?")
+        elif method == "CONNECT" and "://" not in target:
+            u.host = target
+            u.path = u.raw_query = ""
+            return u
+        elif target == "*":
+            u.path, u.raw_query = "*", ""
+            return u
+        else:
+            scheme, sep, rest = target.partition("://")
+            if not sep or not scheme:
+                raise ValueError(f"invalid request URI {target!r}")
+            u.scheme = scheme.lower()
+            authority_end = len(rest)
+            for ch in "/?":
+                i = rest.find(ch)
+                if 0 <= i < authority_end:
+                    authority_end = i
+            u.host = rest[:authority_end]
+            path, _, u.raw_query = rest[authority_end:].partition("?")
+            if not path:
+                path = "/"
+        if "%" in path:
+            u.raw_path = path
+            try:
+                u.path = unquote(path, errors="strict")
+            except UnicodeDecodeError:
+                u.path = unquote(path, encoding="latin-1")
+        else:
+            u.path = path
+        return u
+
+    def escaped_path(self) -> str:
+        """The path as it appears on the wire."""
+        if self.raw_path:
+            return self.raw_path
+        return quote(self.path, safe="/:@!$&'()*+,;=-._~")
+
+    def query(self) -> Values:
+        """The query parameters (a fresh :class:`Values` each call)."""
+        return Values.parse(self.raw_query)
+
+    def request_uri(self) -> str:
+        """Path and query, as in the request line: "/a%20b?x=1"."""
+        if self.opaque:
+            result = self.opaque
+        else:
+            result = self.escaped_path() or "/"
+        if self.raw_query:
+            result += "?" + self.raw_query
+        return result
+
+    def __str__(self) -> str:
+        s = ""
+        if self.scheme:
+            s += self.scheme + ":"
+        if self.scheme or self.host:
+            s += "//" + self.host
+        s += self.request_uri() if (self.path or self.raw_query) else ""
+        if self.fragment:
+            s += "#" + self.fragment
+        return s
+
+    def __repr__(self) -> str:
+        return f"URL({str(self)!r})"
+
+
+_EMPTY_WIRE: list = []
+
+
+class Request:
+    """An HTTP request as a server handler sees it.
+
+    Attributes: ``method`` ("GET"), ``proto`` ("HTTP/1.1"), ``proto_major``,
+    ``proto_minor``, ``host`` (from the Host header or the absolute URL),
+    ``remote_addr`` ("ip:port"), ``request_uri`` (the raw target),
+    ``content_length`` (-1 when unknown, e.g. chunked), ``body`` (a
+    :class:`Body`; ``read(n=-1)``), ``close`` (the client asked to close),
+    ``pattern`` (the ServeMux pattern that matched).
+    Lazily built: ``url``, ``header``, ``context``.
+    """
+
+    __slots__ = (
+        "method",
+        "request_uri",
+        "proto",
+        "proto_major",
+        "proto_minor",
+        "host",
+        "remote_addr",
+        "content_length",
+        "transfer_encoding",
+        "body",
+        "close",
+        "pattern",
+        "_url",
+        "_wire",
+        "_header",
+        "_names",
+        "_values",
+        "_ctx",
+        "_conn",
+        "_form",
+    )
+
+    def __init__(self, method: str = "GET", target: str = "/", header: Header | None = None,
+                 body: Any = None, proto: str = "HTTP/1.1", host: str = "",
+                 remote_addr: str = "") -> None:
+        self.method = method
+        self.request_uri = target
+        self.proto = proto
+        self.proto_major, self.proto_minor = (1, 0) if proto == "HTTP/1.0" else (1, 1)
+        self._url = None
+        self._wire = _EMPTY_WIRE
+        self._header = header if header is not None else Header()
+        self.host = host or (self.url.host if target[:1] != "/" else "") or self._header.get("Host")
+        self.remote_addr = remote_addr
+        self.transfer_encoding: list[str] = []
+        if body is None:
+            self.body = NO_BODY
+            self.content_length = 0
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            self.body = _BytesBody(bytes(body))
+            self.content_length = len(body)
+        else:
+            self.body = body
+            self.content_length = -1
+        self.close = False
+        self.pattern = ""
+        self._names: list[str] | tuple = ()
+        self._values: list[str] | None = None
+        self._ctx: Any = None
+        self._conn: Any = None
+        self._form: Values | None = None
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.request_uri} {self.proto}>"
+
+    @property
+    def url(self) -> URL:
+        u = self._url
+        if u is None:
+            u = self._url = URL.parse_request_uri(self.request_uri, self.method)
+        return u
+
+    @url.setter
+    def url(self, u: URL) -> None:
+        self._url = u
+
+    @property
+    def header(self) -> Header:
+        h = self._header
+        if h is None:
+            h = self._header = Header._from_wire(self._wire)
+        return h
+
+    @header.setter
+    def header(self, h: Header) -> None:
+        self._header = h
+
+    @property
+    def context(self) -> Any:
+        """A gonet.context.Context, done when the client goes away, the handler
+        returns, or the server shuts down."""
+        ctx = self._ctx
+        if ctx is None:
+            conn = self._conn
+            if conn is not None:
+                ctx = self._ctx = conn.request_context(self)
+            else:
+                from gonet import context
+
+                ctx = self._ctx = context.background()
+        return ctx
+
+    def with_context(self, ctx: Any) -> Request:
+        """A shallow copy of the request carrying ``ctx``."""
+        r = Request.__new__(Request)
+        for name in Request.__slots__:
+            setattr(r, name, getattr(self, name))
+        r._ctx = ctx
+        return r
+
+    def path_value(self, name: str) -> str:
+        """The value of wildcard ``{name}`` in the matched pattern ("" if none)."""
+        vals = self._values
+        if vals is None:
+            return ""
+        try:
+            return vals[self._names.index(name)]
+        except ValueError:
+            return ""
+
+    def set_path_value(self, name: str, value: str) -> None:
+        names = list(self._names)
+        vals = list(self._values or ())
+        if name in names:
+            vals[names.index(name)] = value
+        else:
+            names.append(name)
+            vals.append(value)
+        self._names, self._values = names, vals
+
+    def _set_match(self, pattern: str, names: list[str], values: list[str]) -> None:
+        self.pattern = pattern
+        self._names = names
+        self._values = values
+
+    def proto_at_least(self, major: int, minor: int) -> bool:
+        return (self.proto_major, self.proto_minor) >= (major, minor)
+
+    def form_value(self, key: str) -> str:
+        """First value of ``key`` in the query, or in a urlencoded POST/PUT/PATCH body."""
+        return self.form().get(key)
+
+    def form(self) -> Values:
+        """Query parameters plus, for urlencoded bodies, the body's (read once, up to 10 MB)."""
+        f = self._form
+        if f is None:
+            f = Values.parse(self.url.raw_query)
+            ctype = self.header.get("Content-Type").split(";", 1)[0].strip().lower()
+            if self.method in ("POST", "PUT", "PATCH") and ctype == "application/x-www-form-urlencoded":
+                data = self.body.read(10 << 20 + 1)
+                if len(data) > 10 << 20:
+                    raise MaxBytesError(10 << 20)
+                body_vals = Values.parse(data.decode("latin-1"))
+                for k in body_vals:
+                    for v in body_vals.values(k):
+                        f.add(k, v)
+            self._form = f
+        return f
+
+    def cookies(self) -> dict[str, str]:
+        """The request's cookies as a name -> value dict."""
+        from http.cookies import SimpleCookie
+
+        out: dict[str, str] = {}
+        for line in self.header.values("Cookie"):
+            c = SimpleCookie()
+            try:
+                c.load(line)
+            except Exception:
+                continue
+            for k, m in c.items():
+                out[k] = m.value
+        return out
+
+
+# -- bodies -------------------------------------------------------------------
+
+
+class _NoBody:
+    """The body of a request without one: always at EOF."""
+
+    __slots__ = ()
+
+    def read(self, n: int = -1) -> bytes:
+        return b""
+
+    def readinto(self, b: Any) -> int:
+        return 0
+
+    def readline(self, limit: int = -1) -> bytes:
+        return b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def eof(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "NO_BODY"
+
+
+NO_BODY = _NoBody()
+
+
+class _BytesBody(io.BytesIO):
+    @property
+    def eof(self) -> bool:
+        return self.tell() >= len(self.getbuffer())
+
+
+class Body:
+    """The request body, read from the connection as the handler asks for it.
+
+    ``read(n=-1)`` returns up to ``n`` bytes (all of it for -1), b"" at the
+    end. Errors: :class:`RequestBodyError` for a truncated or malformed body;
+    the connection's own errors (DeadlineExceededError when ReadTimeout
+    passes) pass through. After any error the connection is not reused.
+    """
+
+    __slots__ = ("_cs", "_h", "_buf", "eof", "_continue", "_error")
+
+    def __init__(self, cs: Any, h: h11.Connection, expect_continue: bool) -> None:
+        self._cs = cs  # the server's connection state: .c (Conn), .body_eof(), .continue_ok()
+        self._h = h
+        self._buf = b""
+        self.eof = False
+        self._continue = expect_continue
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<Body eof={self.eof}>"
+
+    def _chunk(self) -> bytes:
+        """The next piece of the body from h11 (b"" at the end)."""
+        if self._error is not None:
+            raise self._error
+        h = self._h
+        cs = self._cs
+        try:
+            while True:
+                ev = h.next_event()
+                t = type(ev)
+                if t is _Data:
+                    if ev.data:
+                        return bytes(ev.data)
+                    continue
+                if t is _EndOfMessage:
+                    self.eof = True
+                    cs.body_eof()
+                    return b""
+                if ev is _NEED_DATA:
+                    if self._continue:
+                        self._continue = False
+                        cs.send_continue()
+                    h.receive_data(cs.c.read(65536))
+                    continue
+                # PAUSED or ConnectionClosed in the middle of a body
+                raise RequestBodyError("http: unexpected end of request body")
+        except h11.RemoteProtocolError as e:
+            err = RequestBodyError(f"http: invalid request body: {e}")
+            self._error = err
+            cs.broken = True
+            raise err from None
+        except BaseException as e:
+            self._error = e if isinstance(e, OSError) else None
+            cs.broken = True
+            raise
+
+    def read(self, n: int = -1) -> bytes:
+        buf = self._buf
+        if n is None or n < 0:
+            parts = [buf] if buf else []
+            self._buf = b""
+            while not self.eof:
+                c = self._chunk()
+                if c:
+                    parts.append(c)
+            return b"".join(parts)
+        if n == 0:
+            return b""
+        if not buf:
+            if self.eof:
+                return b""
+            buf = self._chunk()
+        if len(buf) <= n:
+            self._buf = b""
+            return buf
+        self._buf = buf[n:]
+        return buf[:n]
+
+    def read1(self, n: int = -1) -> bytes:
+        return self.read(n if n is not None and n >= 0 else 65536)
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def readline(self, limit: int = -1) -> bytes:
+        parts = []
+        total = 0
+        while limit < 0 or total < limit:
+            want = 65536 if limit < 0 else limit - total
+            piece = self.read(want)
+            if not piece:
+                break
+            i = piece.find(b"\n")
+            if i >= 0:
+                parts.append(piece[: i + 1])
+                self._buf = piece[i + 1 :] + self._buf
+                break
+            parts.append(piece)
+            total += len(piece)
+        return b"".join(parts)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            c = self.read(65536)
+            if not c:
+                return
+            yield c
+
+    def close(self) -> None:
+        """Stop reading; the server drains or closes the connection afterwards."""
+
+    def _drain(self, limit: int) -> bool:
+        """Discard up to ``limit`` more bytes; True if the body ended within it."""
+        self._buf = b""
+        seen = 0
+        while not self.eof:
+            c = self._chunk()
+            seen += len(c)
+            if seen > limit:
+                return False
+        return True
+
+
+def new_request(method: str, target: str, body: bytes | None = None,
+                headers: dict | None = None) -> Request:
+    """A request for testing a handler without a server (Go's httptest.NewRequest)."""
+    h = Header(headers) if headers else Header()
+    host = "example.com"
+    if target[:1] != "/" and "://" in target:
+        host = target.split("://", 1)[1].split("/", 1)[0]
+    r = Request(method, target, header=h, body=body, host=h.get("Host") or host,
+                remote_addr="192.0.2.1:1234")
+    return r

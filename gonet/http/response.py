@@ -1,0 +1,450 @@
+"""HTTP layer: ResponseWriter, the handler's side of one response.
+
+The writer buffers: the status and headers are not sent until the handler
+writes more than :data:`BUFFER_SIZE` bytes, calls ``flush``, or returns. A
+handler that writes a small body and returns therefore gets a
+Content-Length, and the head and body leave in ONE ``Conn.write`` (no
+Nagle/delayed-ACK stall, one syscall). Only a response that outgrows the
+buffer or is flushed without a declared Content-Length is sent chunked
+(HTTP/1.1) or delimited by closing the connection (HTTP/1.0).
+
+Response serialisation is done here, not by h11: h11 parses requests (its
+correctness is what matters there), while the server writes responses
+itself because the framing rules it needs are few and fixed (below) and
+h11's event machinery would cost more than the rest of the request path.
+
+Framing rules (RFC 9112 section 6, as Go applies them):
+
+- 1xx, 204 and 304 responses have no body; writes raise ErrBodyNotAllowed.
+- HEAD responses carry the GET headers (Content-Length if known) and no
+  body; writes are counted and discarded.
+- A Content-Length set by the handler is honoured: writing more raises
+  ErrContentLength; writing less closes the connection after the response.
+- Otherwise: Content-Length when the whole body fitted in the buffer;
+  chunked for HTTP/1.1 streams; close-delimited for HTTP/1.0 streams.
+
+State: ``_wrote_header`` (status chosen) -> ``_head_sent`` (bytes on the
+wire) -> ``_done`` (server finished it). ``_hijacked`` ends it early: the
+connection belongs to the handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from email.utils import formatdate
+from typing import Any
+
+from gonet.http.header import Header
+from gonet.http.status import status_line
+
+__all__ = ["ResponseWriter", "ErrBodyNotAllowed", "ErrContentLength", "ErrHijacked",
+           "BUFFER_SIZE", "detect_content_type"]
+
+#: Bytes a response may buffer before its head is sent (Go: 2-4 KB).
+BUFFER_SIZE = 4096
+
+log = logging.getLogger("gonet.http")
+
+
+class ErrBodyNotAllowed(ValueError):
+    """A body was written for a status or method that cannot have one."""
+
+    def __init__(self) -> None:
+        super().__init__("http: request method or response status code does not allow body")
+
+
+class ErrContentLength(ValueError):
+    """More bytes were written than the declared Content-Length."""
+
+    def __init__(self) -> None:
+        super().__init__("http: wrote more than the declared Content-Length")
+
+
+class ErrHijacked(RuntimeError):
+    """The connection was hijacked; the ResponseWriter can no longer be used."""
+
+    def __init__(self) -> None:
+        super().__init__("http: connection has been hijacked")
+
+
+_STATUS_STR: dict[int, str] = {}
+
+
+def _status_str(code: int) -> str:
+    s = _STATUS_STR.get(code)
+    if s is None:
+        s = _STATUS_STR[code] = status_line(code).decode("ascii")
+    return s
+
+
+# The Date header, rebuilt at most once a second.
+_date_sec = 0
+_date_line = ""
+
+
+def _date() -> str:
+    global _date_sec, _date_line
+    now = int(time.time())
+    if now != _date_sec:
+        _date_sec = now
+        _date_line = "Date: " + formatdate(now, usegmt=True) + "\r\n"
+    return _date_line
+
+
+# -- content sniffing (a small subset of Go's DetectContentType) ---------------
+
+_BINARY = bytes(b for b in range(256) if b <= 0x08 or b == 0x0B or 0x0E <= b <= 0x1A or 0x1C <= b <= 0x1F)
+_NOT_BINARY = bytes(b for b in range(256) if b not in _BINARY)
+_HTML_SIGS = (b"<!doctype html", b"<html", b"<head", b"<script", b"<iframe", b"<h1", b"<div",
+              b"<font", b"<table", b"<a", b"<style", b"<title", b"<b", b"<body", b"<br", b"<p",
+              b"<!--")
+_MAGIC = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"\x1f\x8b\x08", "application/x-gzip"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"RIFF", "application/octet-stream"),
+    (b"\x00asm", "application/wasm"),
+)
+
+
+def detect_content_type(data: bytes) -> str:
+    """Guess a Content-Type from the first 512 bytes (HTML, common magic numbers, text)."""
+    head = bytes(data[:512])
+    s = head.lstrip(b"\t\n\x0c\r ")
+    low = s[:14].lower()
+    for sig in _HTML_SIGS:
+        if low.startswith(sig) and len(s) > len(sig) and s[len(sig)] in b" >":
+            return "text/html; charset=utf-8"
+    if s.startswith(b"<?xml"):
+        return "text/xml; charset=utf-8"
+    for magic, ctype in _MAGIC:
+        if head.startswith(magic):
+            return ctype
+    if head.startswith((b"\xfe\xff", b"\xff\xfe")):
+        return "text/plain; charset=utf-16"
+    if head.translate(None, _NOT_BINARY):
+        return "application/octet-stream"
+    return "text/plain; charset=utf-8"
+
+
+def _encode_head(text: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
+class ResponseWriter:
+    """Builds and sends one HTTP response (Go's ``http.ResponseWriter``).
+
+    ``header()`` the headers to send; ``write_header(status)``;
+    ``write(data)`` (an implicit 200 first); ``flush()`` (sends what is
+    buffered now: a stream); ``hijack()`` (take over the connection);
+    ``sendfile(file, offset, count)`` (zero-copy body from a file).
+    """
+
+    __slots__ = (
+        "_cs",
+        "_h",
+        "status",
+        "_wrote_header",
+        "_head_sent",
+        "_buf",
+        "_buflen",
+        "_chunked",
+        "_cl",
+        "_written",
+        "_close",
+        "_hijacked",
+        "_done",
+        "_head_req",
+        "_http10",
+        "_keep10",
+        "_broken",
+    )
+
+    def __init__(self, cs: Any, head_req: bool = False, http10: bool = False,
+                 close: bool = False, keep10: bool = False) -> None:
+        self._cs = cs  # server connection state: .c (Conn), .broken, .before_head()
+        self._h: Header | None = None
+        self.status = 200
+        self._wrote_header = False
+        self._head_sent = False
+        self._buf: list = []
+        self._buflen = 0
+        self._chunked = False
+        self._cl = -1  # declared Content-Length, -1 if none
+        self._written = 0  # body bytes accepted from the handler
+        self._close = close  # send Connection: close and close afterwards
+        self._hijacked = False
+        self._done = False
+        self._head_req = head_req
+        self._http10 = http10
+        self._keep10 = keep10  # HTTP/1.0 client asked for keep-alive
+        self._broken = False  # a write to the client failed
+
+    def __repr__(self) -> str:
+        return f"<ResponseWriter status={self.status} written={self._written}>"
+
+    # -- the handler's API ---------------------------------------------------
+
+    def header(self) -> Header:
+        """The header map to be sent (changes after the head is sent have no effect)."""
+        h = self._h
+        if h is None:
+            h = self._h = Header()
+        return h
+
+    def write_header(self, status: int) -> None:
+        """Send ``status`` with the headers (sent when the body starts or at the end).
+
+        1xx codes other than 101 (e.g. 103 Early Hints) are sent at once and
+        may be followed by the real status. A second call is logged and ignored.
+        """
+        if self._hijacked:
+            raise ErrHijacked()
+        if not isinstance(status, int) or not 100 <= status <= 999:
+            raise ValueError(f"http: invalid WriteHeader code {status!r}")
+        if self._wrote_header:
+            log.warning("http: superfluous write_header call (status %d after %d)", status, self.status)
+            return
+        if status < 200 and status != 101:
+            self._send_informational(status)
+            return
+        self.status = status
+        self._wrote_header = True
+        h = self._h
+        if h is not None and "Content-Length" in h._h:
+            try:
+                cl = int(h._h["Content-Length"][0])
+                if cl < 0:
+                    raise ValueError
+            except ValueError:
+                log.warning("http: invalid Content-Length %r set by handler; ignored",
+                            h._h["Content-Length"][0])
+                del h._h["Content-Length"]
+            else:
+                self._cl = cl
+
+    def write(self, data: Any) -> int:
+        """Write body bytes; returns len(data). Raises the connection's error if
+        the client is gone (the connection is then closed after the handler)."""
+        if not self._wrote_header:
+            self.write_header(200)
+        n = len(data)
+        if n == 0:
+            return 0
+        if self._hijacked:
+            raise ErrHijacked()
+        status = self.status
+        if status == 204 or status == 304 or status < 200:
+            raise ErrBodyNotAllowed()
+        if self._cl >= 0 and self._written + n > self._cl:
+            raise ErrContentLength()
+        self._written += n
+        if self._head_req:
+            return n
+        if not self._head_sent:
+            self._buf.append(data)
+            self._buflen += n
+            if self._buflen > BUFFER_SIZE:
+                self._send_head(False)
+            return n
+        self._send_body(data, n)
+        return n
+
+    def flush(self) -> None:
+        """Send the head and everything buffered now (a streaming response)."""
+        if self._hijacked:
+            raise ErrHijacked()
+        if not self._wrote_header:
+            self.write_header(200)
+        if not self._head_sent:
+            self._send_head(False)
+
+    def hijack(self) -> tuple[Any, bytes]:
+        """Take over the connection: returns (Conn, bytes already read from it).
+
+        Anything buffered is sent first. The server forgets the connection;
+        closing it is now the caller's job.
+        """
+        if self._hijacked:
+            raise ErrHijacked()
+        if self._wrote_header and not self._head_sent:
+            self._send_head(False)
+        conn, rest = self._cs.hijack()
+        self._hijacked = True
+        return conn, rest
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """Write ``count`` bytes of ``file`` from ``offset`` as body, with sendfile(2)
+        when nothing forces a copy (no chunking, not HEAD); returns bytes sent."""
+        import os
+
+        fd = file if isinstance(file, int) else file.fileno()
+        if count is None:
+            count = os.fstat(fd).st_size - offset
+        if not self._wrote_header:
+            self.write_header(200)
+        if count <= 0:
+            return 0
+        if self._head_req:
+            self._written += count
+            return count
+        if not self._head_sent and self._cl < 0 and self._buflen == 0:
+            # The whole body is this file: declare its length, skip chunking.
+            self.header().set("Content-Length", str(count))
+            self._cl = count
+        if self._cl >= 0 and self._written + count > self._cl:
+            raise ErrContentLength()
+        if not self._head_sent:
+            self._send_head(False)
+        if self._chunked:
+            sent = 0
+            while sent < count:
+                data = os.pread(fd, min(count - sent, 1 << 16), offset + sent)
+                if not data:
+                    break
+                self.write(data)
+                sent += len(data)
+            return sent
+        self._written += count
+        try:
+            sent = self._cs.c.sendfile(fd, offset, count)
+        except OSError:
+            self._broken = True
+            raise
+        if sent < count:
+            self._broken = True  # file shrank: the declared length cannot be met
+        return sent
+
+    @property
+    def written(self) -> int:
+        """Body bytes written by the handler so far."""
+        return self._written
+
+    @property
+    def head_sent(self) -> bool:
+        return self._head_sent
+
+    # -- sending -------------------------------------------------------------
+
+    def _send_informational(self, status: int) -> None:
+        if self._head_sent or self._http10:
+            return
+        parts = [_status_str(status)]
+        h = self._h
+        if h is not None:
+            for k, vs in h._h.items():
+                for v in vs:
+                    parts.append(f"{k}: {v}\r\n")
+        parts.append("\r\n")
+        self._raw_write(_encode_head("".join(parts)))
+
+    def _head(self, final: bool) -> str:
+        """The status line and headers, with the framing decided here."""
+        status = self.status
+        h = self._h
+        hd = h._h if h is not None else None
+        parts = [_status_str(status)]
+        body_ok = status >= 200 and status != 204 and status != 304
+        if hd is None:
+            hd = {}
+        if "Date" not in hd:
+            parts.append(_date())
+        if hd:
+            has_ct = "Content-Type" in hd
+            te = hd.get("Transfer-Encoding")
+            for k, vs in hd.items():
+                if k == "Content-Length" or k == "Transfer-Encoding" or k == "Connection":
+                    continue
+                for v in vs:
+                    parts.append(f"{k}: {v}\r\n")
+            conn_vals = hd.get("Connection")
+            if conn_vals and any("close" in v.lower() for v in conn_vals):
+                self._close = True
+        else:
+            has_ct = False
+            te = None
+        if body_ok:
+            if not has_ct and self._buflen and not self._head_req:
+                parts.append("Content-Type: " + detect_content_type(b"".join(self._buf)) + "\r\n")
+            if self._cl >= 0:
+                parts.append(f"Content-Length: {self._cl}\r\n")
+            elif final and (self._written or not self._head_req):
+                self._cl = self._written
+                parts.append(f"Content-Length: {self._written}\r\n")
+            elif te and te[0].lower() == "chunked" and not self._http10:
+                self._chunked = True
+                parts.append("Transfer-Encoding: chunked\r\n")
+            elif self._head_req:
+                pass  # a streamed HEAD: length unknown, nothing to frame
+            elif self._http10:
+                self._close = True  # body ends when the connection does
+            else:
+                self._chunked = True
+                parts.append("Transfer-Encoding: chunked\r\n")
+        elif status == 304 and self._cl >= 0:
+            parts.append(f"Content-Length: {self._cl}\r\n")
+        if self._cs is not None and self._cs.closing():
+            self._close = True
+        if self._close:
+            parts.append("Connection: close\r\n\r\n")
+        elif self._http10 and self._keep10:
+            parts.append("Connection: keep-alive\r\n\r\n")
+        else:
+            parts.append("\r\n")
+        return "".join(parts)
+
+    def _send_head(self, final: bool) -> None:
+        cs = self._cs
+        cs.before_head()
+        head = _encode_head(self._head(final))
+        self._head_sent = True
+        buf = self._buf
+        if self._chunked and self._buflen:
+            data = head + b"%x\r\n" % self._buflen + b"".join(buf) + b"\r\n"
+        elif buf and not self._head_req:
+            data = head + (buf[0] if len(buf) == 1 else b"".join(buf))
+        else:
+            data = head
+        self._buf = []
+        self._buflen = 0
+        self._raw_write(data)
+
+    def _send_body(self, data: Any, n: int) -> None:
+        if self._chunked:
+            if n < 65536:
+                self._raw_write(b"%x\r\n%b\r\n" % (n, data))
+            else:
+                self._raw_write(b"%x\r\n" % n)
+                self._raw_write(data)
+                self._raw_write(b"\r\n")
+        else:
+            self._raw_write(data)
+
+    def _raw_write(self, data: Any) -> None:
+        try:
+            self._cs.c.write(data)
+        except OSError:
+            self._broken = True
+            raise
+
+    def _finish(self) -> None:
+        """Called by the server after the handler returns: send what is left."""
+        if self._done or self._hijacked:
+            return
+        self._done = True
+        if not self._wrote_header:
+            self.write_header(200)
+        if not self._head_sent:
+            self._send_head(True)
+        elif self._chunked:
+            self._raw_write(b"0\r\n\r\n")
+        elif self._cl >= 0 and self._written < self._cl and not self._head_req:
+            self._close = True  # the client waits for bytes that will never come
