@@ -333,7 +333,8 @@ class IdleScenario(Scenario):
     release them.
     """
 
-    def __init__(self, name: str, title: str, servers: list[Spec], description: str = "") -> None:
+    def __init__(self, name: str, title: str, servers: list[Spec], max_rounds: int = 2,
+                 description: str = "") -> None:
         metrics = [
             Metric("rss_per_conn_kb", "KB RSS/idle conn", "{:.2f}", higher_is_better=False,
                    ratio=True),
@@ -344,6 +345,7 @@ class IdleScenario(Scenario):
             Metric("closed_by_server", "closed by srv", "{:,.0f}", higher_is_better=False),
         ]
         super().__init__(name, title, servers, metrics, description)
+        self.max_rounds = max_rounds
 
     def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
         exe, why = loadgen.c_client_or_none()
@@ -354,9 +356,10 @@ class IdleScenario(Scenario):
                 r.status, r.reason = "skipped", res.skipped
             return
         res.notes.append(f"{st.idle_conns:,} idle keep-alive connections held by loadgen.c "
-                         f"while {tool} runs {st.conns} busy ones; RSS = server VmRSS growth "
-                         f"when the idle ones opened, divided by their number (user space only; "
-                         f"kernel socket buffers are not in RSS)")
+                         f"while {tool} runs {st.conns} busy ones, alternating with runs "
+                         f"without them; RSS = server VmRSS growth when the idle ones first "
+                         f"opened, divided by their number (user space only; kernel socket "
+                         f"buffers are not in RSS)")
         procs = _start_all(st, rows, self.name)  # started together, measured one by one
         try:
             for r in rows:
@@ -367,53 +370,64 @@ class IdleScenario(Scenario):
             _stop_all(procs)
 
     def _one(self, st: Settings, r: Row, p: ServerProc) -> None:
+        """Rounds of: requests/s alone, open the idle ones, requests/s with them, release.
+
+        Alone and with-idle alternate so that a slow patch on a shared machine
+        hits both sides alike. RSS per connection comes from the first round
+        only: memory freed when idle connections close is seldom returned to
+        the OS, so later rounds would under-count.
+        """
         port = p.port
-        base: list[dict] = []
         _sample(st, r, p, lambda: loadgen.http_warmup(port, st.conns, st.warmup))
         r.samples.clear()
-        for _ in range(st.rounds):
+        rounds: list[dict] = []
+        for i in range(max(1, min(st.rounds, self.max_rounds))):
             _sample(st, r, p, lambda: loadgen.http_load(port, st.conns, st.duration))
-            base.extend(r.samples)
-            r.samples.clear()
-        if r.status != "pending":
-            return
-        time.sleep(0.2)
-        rss0 = p.rss()
-        holder = loadgen.IdleHolder(port, st.idle_conns)
-        try:
-            opened = holder.open()
-            rss1 = p.rss()
-            loaded: list[dict] = []
-            for _ in range(st.rounds):
+            if r.status != "pending":
+                return
+            base = r.samples.pop()
+            time.sleep(0.2)
+            rss0 = p.rss()
+            holder = loadgen.IdleHolder(port, st.idle_conns)
+            try:
+                opened = holder.open()
+                rss1 = p.rss()
                 _sample(st, r, p, lambda: loadgen.http_load(port, st.conns, st.duration))
-                loaded.extend(r.samples)
-                r.samples.clear()
-            released = holder.release()
-        except Exception as e:  # noqa: BLE001 - recorded as the row's reason
-            r.status, r.reason = "error", f"idle holder: {e}"
-            return
-        finally:
-            holder.kill()
-        if r.status != "pending" or not opened.get("opened"):
-            r.status = "error"
-            r.reason = r.reason or f"no idle connection opened: {opened}"
-            return
-        rate_base = statistics.median(s["rate"] for s in base)
-        rate_idle = statistics.median(s["rate"] for s in loaded)
+                released = holder.release()
+            except Exception as e:  # noqa: BLE001 - recorded as the row's reason
+                r.status, r.reason = "error", f"idle holder: {e}"
+                return
+            finally:
+                holder.kill()
+            if r.status != "pending" or not opened.get("opened"):
+                r.status = "error"
+                r.reason = r.reason or f"no idle connection opened: {opened}"
+                return
+            loaded = r.samples.pop()
+            rounds.append({"rate_base": base["rate"], "rate_idle": loaded["rate"],
+                           "p99_base_ms": base["p99_ms"], "p99_idle_ms": loaded["p99_ms"],
+                           "idle_open": opened["opened"], "idle_failed": opened.get("failed", 0),
+                           "open_seconds": opened.get("seconds", 0.0),
+                           "closed_by_server": released.get("closed_by_server", 0),
+                           "rss_before_mb": rss0 / 2**20, "rss_idle_mb": rss1 / 2**20,
+                           "rss_per_conn_kb": (rss1 - rss0) / opened["opened"] / 1024})
+            st.log(f"  {r.spec.label} round {i + 1}: {rounds[-1]['rss_per_conn_kb']:.2f} KB/conn,"
+                   f" {base['rate']:,.0f} -> {loaded['rate']:,.0f} requests/s")
+        rate_base = statistics.median(x["rate_base"] for x in rounds)
+        rate_idle = statistics.median(x["rate_idle"] for x in rounds)
         r.samples.append({
-            "rss_per_conn_kb": (rss1 - rss0) / opened["opened"] / 1024,
+            "rss_per_conn_kb": rounds[0]["rss_per_conn_kb"],
             "rate_base": rate_base,
             "rate_idle": rate_idle,
             "idle_fraction": rate_idle / rate_base if rate_base else 0.0,
-            "idle_open": opened["opened"],
-            "idle_failed": opened.get("failed", 0),
-            "open_seconds": opened.get("seconds", 0.0),
-            "closed_by_server": released.get("closed_by_server", 0),
-            "rss_before_mb": rss0 / 2**20,
-            "rss_idle_mb": rss1 / 2**20,
+            "idle_open": min(x["idle_open"] for x in rounds),
+            "closed_by_server": max(x["closed_by_server"] for x in rounds),
+            "p99_base_ms": statistics.median(x["p99_base_ms"] for x in rounds),
+            "p99_idle_ms": statistics.median(x["p99_idle_ms"] for x in rounds),
+            "rss_before_mb": rounds[0]["rss_before_mb"],
+            "rss_idle_mb": rounds[0]["rss_idle_mb"],
+            "rounds": rounds,
         })
-        st.log(f"  {r.spec.label}: {(rss1 - rss0) / opened['opened'] / 1024:.2f} KB/conn, "
-               f"{rate_base:,.0f} -> {rate_idle:,.0f} requests/s")
 
 
 class ProgramScenario(Scenario):
