@@ -153,7 +153,11 @@ class Scenario:
             for r in rows:
                 r.settle()
             res.seconds = time.monotonic() - t0
+        self.finish(res)
         return res
+
+    def finish(self, res: Result) -> None:
+        """After the figures are settled: add notes that compare rows (optional)."""
 
     def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
         raise NotImplementedError
@@ -265,12 +269,13 @@ class HttpScenario(Scenario):
                     _run_program_round(st, r, ["--seconds", f"{st.duration:g}"])
         finally:
             _stop_all(procs)
+
+    def finish(self, res: Result) -> None:
         ref = res.reference()
-        for r in programs:
-            if ref is not None and r.samples and ref.samples:
-                frac = statistics.median(s["rate"] for s in ref.samples) / statistics.median(
-                    s["rate"] for s in r.samples)
-                res.notes.append(f"{ref.spec.label} serves {frac:.0%} of {r.spec.label}")
+        for r in res.rows:
+            if ref is not None and r.ok and r.spec.name in self.program_names:
+                frac = ref.figures["rate"] / r.figures["rate"]
+                res.notes.append(f"{ref.spec.label} serves {frac:.0%} of {r.spec.label}'s rate")
 
 
 def _run_program_round(st: Settings, r: Row, args: list[str]) -> None:
