@@ -114,6 +114,7 @@ def parse_wrk(text: str) -> dict:
     out["errors"] = sum(int(x) for x in m.groups()) if m else 0
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     out["non2xx"] = int(m.group(1)) if m else 0
+    out["bad"] = out["errors"] + out["non2xx"]
     return out
 
 
@@ -144,7 +145,8 @@ def http_load(port: int, conns: int, duration: float, path: str = "/") -> dict:
     out = _run_json([str(exe), "http", "-p", str(port), "-c", str(conns), "-d", str(duration),
                      "-w", "0", "-P", path], timeout=duration + 30)
     return {"rate": out["rate"], "p50_ms": out["p50_ms"], "p99_ms": out["p99_ms"],
-            "errors": out["errors"], "non2xx": out["non2xx"], "tool": "loadgen.c"}
+            "errors": out["errors"], "non2xx": out["non2xx"],
+            "bad": out["errors"] + out["non2xx"], "tool": "loadgen.c"}
 
 
 def http_warmup(port: int, conns: int, duration: float, path: str = "/") -> dict:

@@ -231,7 +231,7 @@ class HttpScenario(Scenario):
             Metric("rate", "requests/s", ratio=True),
             Metric("p50_ms", "p50 ms", "{:.2f}", higher_is_better=False),
             Metric("p99_ms", "p99 ms", "{:.2f}", higher_is_better=False),
-            Metric("errors", "errors", "{:,.0f}", higher_is_better=False),
+            Metric("bad", "errors+non-2xx", "{:,.0f}", higher_is_better=False),
         ]
         super().__init__(name, title, [*servers, *programs], metrics, description, reference)
         self.program_names = {p.name for p in programs}

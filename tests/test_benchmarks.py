@@ -146,7 +146,7 @@ def test_http_fallback_without_wrk(tmp_path: Path) -> None:
     row = rows_by_name(sc)["uvicorn-h11"]
     assert row["status"] == "ok", row
     assert row["samples"][0]["tool"] == "loadgen.c"
-    assert row["figures"]["rate"] > 0 and row["figures"]["errors"] == 0
+    assert row["figures"]["rate"] > 0 and row["figures"]["bad"] == 0
 
 
 def test_unknown_scenario_is_a_clear_error() -> None:
