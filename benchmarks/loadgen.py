@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -42,7 +43,7 @@ def build_c_client() -> Path:
     if cc is None:
         raise ToolMissing("no C compiler (cc) found; install one, e.g. apt-get install -y gcc")
     BUILD.mkdir(parents=True, exist_ok=True)
-    tmp = exe.with_suffix(".tmp")
+    tmp = exe.with_suffix(f".{os.getpid()}.tmp")  # concurrent builds each rename their own
     r = subprocess.run([cc, "-O2", "-o", str(tmp), str(C_SOURCE)], capture_output=True, text=True)
     if r.returncode != 0:
         raise ToolMissing(f"compiling {C_SOURCE.name} failed: {r.stderr.strip()[:500]}")
