@@ -1,0 +1,380 @@
+"""Command line: ``gonet serve module:attr`` (also ``python -m gonet``).
+
+The top of the stack: it parses options, opens the listening sockets, and
+hands them to the master/worker supervisor (``gonet.workers``). What a
+worker serves is composed here, in the worker, after fork::
+
+    max-requests counter -> ProxyHeaders -> AccessLog -> app
+
+where the app is a gonet handler ``(w, r)``, a ServeMux or an object with
+``serve_http``, or a WSGI application wrapped in ``WSGIHandler``
+(``--interface auto`` tells them apart). The app is imported in each worker,
+never in the master, so a SIGHUP restart loads the code afresh.
+
+Exit status: 0 after a graceful shutdown; 2 for a bad option or an app that
+cannot be imported (one line on stderr, no traceback); 1 for other failures
+(a port in use, a worker that crashed while booting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import logging
+import os
+import random
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+__all__ = ["main", "load_app", "detect_interface", "build_parser"]
+
+log = logging.getLogger("gonet.cli")
+
+_DESCRIPTION = """\
+Serve a gonet handler, ServeMux or WSGI application (Flask, Django, ...).
+
+APP is module:attr, e.g. "myapp:app" or "pkg.web:create_app()" (a factory
+called with no arguments). The current directory is on the import path.
+"""
+
+_EPILOG = """\
+timeouts are in seconds; 0 means no limit.
+
+workers: a master process owns the sockets and supervises N worker
+processes, each with its own scheduler, accepting on its own SO_REUSEPORT
+socket (one shared socket where that is unavailable). Signals to the master:
+TERM/INT graceful shutdown (a second INT forces it), HUP replaces every worker
+without refusing a connection.
+
+threads: a WSGI app runs in the connection's goroutine by default: fast, and
+right for apps that never block the OS thread. An app that calls blocking
+libraries (database drivers, requests, time.sleep) stalls every connection of
+its worker meanwhile: give it --threads N to run each call on N OS threads.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds: {text!r}") from None
+    if v < 0 or v != v:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return v or None
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return v
+
+
+def _positive(text: str) -> int:
+    v = _count(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return v
+
+
+def _workers(text: str) -> int:
+    if text == "auto":
+        return 0
+    return _count(text)
+
+
+def _bind(text: str) -> Any:
+    from gonet.workers import parse_bind
+
+    try:
+        return parse_bind(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gonet import __version__
+
+    p = _Parser(prog="gonet", description="gonet: Go's network stack for Python.")
+    p.add_argument("--version", action="version", version=f"gonet {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    s = sub.add_parser("serve", help="serve an HTTP application", description=_DESCRIPTION,
+                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("app", metavar="APP", help="module:attr of the handler, ServeMux or WSGI app")
+    g = s.add_argument_group("listening")
+    g.add_argument("-b", "--bind", action="append", type=_bind, metavar="ADDR",
+                   help="HOST:PORT, [V6]:PORT, :PORT (every address) or unix:PATH; "
+                        "repeat for several (default 127.0.0.1:8000)")
+    g.add_argument("--no-reuse-port", dest="reuse_port", action="store_false",
+                   help="one listening socket shared by all workers instead of one "
+                        "SO_REUSEPORT socket each")
+    g = s.add_argument_group("application")
+    g.add_argument("--interface", choices=("auto", "gonet", "wsgi"), default="auto",
+                   help="gonet: APP is a handler (w, r), a ServeMux or has serve_http; "
+                        "wsgi: APP is a WSGI app (environ, start_response); "
+                        "auto (default): tell from APP")
+    g.add_argument("--threads", type=_count, default=0, metavar="N",
+                   help="run each WSGI call on a pool of N OS threads (for apps that block); "
+                        "default 0: in the connection's goroutine")
+    g.add_argument("--app-dir", default=".", metavar="DIR",
+                   help="directory put first on the import path (default: current directory)")
+    g = s.add_argument_group("processes")
+    g.add_argument("-w", "--workers", type=_workers, default=1, metavar="N",
+                   help="worker processes; 0 or 'auto' = one per CPU (default 1)")
+    g.add_argument("--timeout-graceful-shutdown", type=_seconds, default=30.0, metavar="S",
+                   help="how long a stopping worker waits for requests in flight before "
+                        "closing them (default 30)")
+    g.add_argument("--max-requests", type=_count, default=0, metavar="N",
+                   help="replace a worker after it served N requests (default 0: never)")
+    g.add_argument("--max-requests-jitter", type=_count, default=0, metavar="N",
+                   help="add 0..N to --max-requests per worker, so they do not all "
+                        "restart at once")
+    g = s.add_argument_group("HTTP server (timeouts in seconds, 0 = none)")
+    g.add_argument("--read-header-timeout", type=_seconds, default=10.0, metavar="S",
+                   help="time to read a request's head (default 10)")
+    g.add_argument("--read-timeout", type=_seconds, default=None, metavar="S",
+                   help="time to read a whole request, body included (default none)")
+    g.add_argument("--write-timeout", type=_seconds, default=None, metavar="S",
+                   help="time from the end of the request head to the end of the "
+                        "response (default none)")
+    g.add_argument("--idle-timeout", type=_seconds, default=120.0, metavar="S",
+                   help="how long a keep-alive connection waits for its next request "
+                        "(default 120)")
+    g.add_argument("--max-header-bytes", type=_positive, default=1 << 20, metavar="N",
+                   help="largest request head accepted; larger gets 431 (default 1048576)")
+    g = s.add_argument_group("proxies and logging")
+    g.add_argument("--proxy-headers", action="store_true",
+                   help="take the client address and scheme from X-Forwarded-For / "
+                        "X-Forwarded-Proto / Forwarded, from trusted peers only")
+    g.add_argument("--forwarded-allow-ips", metavar="IPS",
+                   default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                   help="comma-separated addresses or networks trusted to send proxy "
+                        "headers, or '*' (default $FORWARDED_ALLOW_IPS or 127.0.0.1)")
+    g.add_argument("--access-log", action="store_true",
+                   help="log every request to stdout in the combined log format")
+    g.add_argument("--log-level", default="info", type=str.lower,
+                   choices=("critical", "error", "warning", "info", "debug"),
+                   help="server log level (default info); logs go to stderr")
+    return p
+
+
+# -- loading the application ----------------------------------------------------------
+
+
+def load_app(spec: str, app_dir: str = ".") -> Any:
+    """Import ``module:attr`` (``attr`` may be dotted, or ``name()`` for a factory).
+
+    Raises ``gonet.workers.BootError`` (exit status 2) with a one-line reason.
+    """
+    from gonet.workers import BootError
+
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise BootError(f"invalid APP {spec!r}: want module:attr, e.g. myapp:app")
+    path = os.path.abspath(app_dir)
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
+            raise BootError(f"cannot import module {module_name!r}: {e}") from None
+        log.debug("importing %s failed", module_name, exc_info=True)
+        raise BootError(f"error importing module {module_name!r}: {e}") from None
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        log.debug("importing %s failed", module_name, exc_info=True)
+        where = ""
+        if isinstance(e, SyntaxError) and e.filename:
+            where = f" ({e.filename}, line {e.lineno})"
+        raise BootError(f"error importing module {module_name!r}: "
+                        f"{type(e).__name__}: {e}{where}") from None
+    call = attr.endswith("()")
+    name = attr[:-2] if call else attr
+    obj: Any = module
+    for part in name.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise BootError(f"module {module_name!r} has no attribute {name!r}") from None
+    if call:
+        try:
+            obj = obj()
+        except Exception as e:
+            log.debug("factory %s failed", spec, exc_info=True)
+            raise BootError(f"factory {spec} raised {type(e).__name__}: {e}") from None
+    return obj
+
+
+def detect_interface(app: Any, interface: str = "auto", spec: str = "APP") -> str:
+    """"gonet" or "wsgi" for ``app``; BootError when it is neither or cannot be told."""
+    from gonet.workers import BootError
+
+    if not callable(app) and not hasattr(app, "serve_http"):
+        raise BootError(f"{spec} is a {type(app).__name__}, not a handler or a WSGI app")
+    if interface != "auto":
+        return interface
+    from gonet.http import ServeMux
+
+    if isinstance(app, ServeMux) or hasattr(app, "serve_http"):
+        return "gonet"
+    if hasattr(app, "wsgi_app"):  # Flask, and WSGI frameworks shaped like it
+        return "wsgi"
+    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
+            inspect.getattr_static(type(app), "__call__", None)):
+        raise BootError(f"{spec} is an async (ASGI?) app: gonet serves gonet handlers and WSGI apps")
+    try:
+        params = list(inspect.signature(app).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(names) == 3 and names[0] == "scope":
+        raise BootError(f"{spec} looks like an ASGI app (scope, receive, send): not supported")
+    if len(names) >= 2:
+        first, second = names[0].lower(), names[1].lower()
+        anns = [str(p.annotation) for p in params[:2]]
+        if first in ("environ", "env", "environment", "e") or "start_response" in second \
+                or second in ("start", "sr"):
+            return "wsgi"
+        if first in ("w", "rw", "writer", "resp", "response", "response_writer") \
+                or second in ("r", "req", "request") or "ResponseWriter" in anns[0]:
+            return "gonet"
+    raise BootError(f"cannot tell whether {spec} is a gonet handler (w, r) or a WSGI app "
+                    f"(environ, start_response): pass --interface gonet or --interface wsgi")
+
+
+class _Counter:
+    """Counts requests; calls ``recycle()`` once the worker's quota is used up."""
+
+    __slots__ = ("handler", "left", "recycle")
+
+    def __init__(self, handler: Callable, limit: int, recycle: Callable[[], None]) -> None:
+        self.handler = handler
+        self.left = limit
+        self.recycle = recycle
+
+    def __call__(self, w: Any, r: Any) -> None:
+        self.left -= 1
+        if self.left == 0:
+            self.recycle()
+        self.handler(w, r)
+
+
+def _make_boot(args: argparse.Namespace, nworkers: int) -> Callable:
+    from gonet.workers import BootError
+
+    def boot(recycle: Callable[[], None]) -> tuple[Any, str]:
+        from gonet import http
+        from gonet.http.accesslog import AccessLog
+        from gonet.http.proxy import ProxyHeaders
+        from gonet.http.wsgi import WSGIHandler
+
+        app = load_app(args.app, args.app_dir)
+        kind = detect_interface(app, args.interface, args.app)
+        if kind == "wsgi":
+            handler: Any = WSGIHandler(app, threads=args.threads, multiprocess=nworkers > 1)
+            info = f"WSGI app, {args.threads} threads" if args.threads else "WSGI app"
+        else:
+            if args.threads:
+                raise BootError(f"--threads runs WSGI apps on threads; {args.app} is a gonet "
+                                "handler (use gonet.blocking() inside it instead)")
+            handler = app
+            info = "gonet handler"
+        h = handler.serve_http if hasattr(handler, "serve_http") else handler
+        if args.access_log:
+            h = AccessLog(h)
+        if args.proxy_headers:
+            h = ProxyHeaders(h, args.trusted)
+        if args.max_requests:
+            limit = args.max_requests + random.randint(0, args.max_requests_jitter)
+            h = _Counter(h, limit, recycle)
+        srv = http.Server(handler=h, read_timeout=args.read_timeout,
+                          read_header_timeout=args.read_header_timeout,
+                          write_timeout=args.write_timeout, idle_timeout=args.idle_timeout,
+                          max_header_bytes=args.max_header_bytes)
+        return srv, info
+
+    return boot
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+def _setup_logging(level: str, access_log: bool) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
+                        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
+                        datefmt="%Y-%m-%d %H:%M:%S %z")
+    acc = logging.getLogger("gonet.access")
+    acc.propagate = False
+    if access_log:
+        h = logging.StreamHandler(sys.stdout)
+        h.setFormatter(logging.Formatter("%(message)s"))
+        acc.addHandler(h)
+        acc.setLevel(logging.INFO)
+    else:
+        acc.disabled = True
+
+
+def serve(args: argparse.Namespace) -> int:
+    from gonet.http.proxy import TrustedPeers
+    from gonet.workers import Bind, ListenSet, Master
+
+    try:
+        args.trusted = TrustedPeers(args.forwarded_allow_ips)
+    except ValueError as e:
+        print(f"gonet serve: error: {e} (see --help)", file=sys.stderr)
+        return 2
+    if ":" not in args.app or args.app.startswith(":") or args.app.endswith(":"):
+        print(f"gonet serve: error: invalid APP {args.app!r}: want module:attr, e.g. myapp:app",
+              file=sys.stderr)
+        return 2
+    nworkers = args.workers or _cpu_count()
+    binds = args.bind or [Bind("127.0.0.1:8000", "tcp", "127.0.0.1", 8000)]
+    _setup_logging(args.log_level, args.access_log)
+    try:
+        ls = ListenSet(binds, nworkers, reuse_port=args.reuse_port)
+    except OSError as e:
+        print(f"gonet: error: {e.strerror or e}", file=sys.stderr)
+        return 1
+    try:
+        master = Master(ls, nworkers, _make_boot(args, nworkers),
+                        graceful_timeout=args.timeout_graceful_shutdown)
+        return master.run()
+    finally:
+        ls.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gonet`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "serve":
+        return serve(args)
+    parser.error(f"unknown command {args.command!r}")  # pragma: no cover
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
