@@ -262,3 +262,26 @@ def test_peer_close_wakes_reader(run):
         b.close()
 
     run(body)
+
+
+def test_fd_used_from_another_thread_gets_clear_error(run):
+    import threading
+
+    def body():
+        a, b, pd = _pair()
+        errs = []
+
+        def other():
+            try:
+                pd.wait_read()
+            except RuntimeError as e:
+                errs.append(str(e))
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        _close(a, b, pd)
+        return errs
+
+    errs = run(body)
+    assert len(errs) == 1 and "belongs to the gonet scheduler of thread" in errs[0]

@@ -63,6 +63,7 @@ Invariants
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -102,6 +103,7 @@ class _Ready:
 READY: Any = _Ready()
 
 _monotonic = time.monotonic
+_get_ident = threading.get_ident
 
 
 class PollDesc:
@@ -176,6 +178,8 @@ class PollDesc:
             raise RuntimeError(f"fd {self.fd}: two goroutines waiting to read")
         poller = self.poller
         sched = poller.sched
+        if _get_ident() != poller.thread_id:
+            raise RuntimeError(poller.wrong_thread(self.fd))
         self.rg = g = sched.current
         if poller.arm is not None:
             poller.arm(self.fd, MODE_R)
@@ -206,6 +210,8 @@ class PollDesc:
             raise RuntimeError(f"fd {self.fd}: two goroutines waiting to write")
         poller = self.poller
         sched = poller.sched
+        if _get_ident() != poller.thread_id:
+            raise RuntimeError(poller.wrong_thread(self.fd))
         self.wg = g = sched.current
         if poller.arm is not None:
             poller.arm(self.fd, MODE_W)
@@ -355,6 +361,7 @@ class Netpoller:
         from gonet.poll import new_backend  # the backend modules sit below this one
 
         self.sched = sched
+        self.thread_id = _get_ident()
         self.fds: dict[int, PollDesc] = {}
         self.backend = new_backend(backend_name, self)
         self.name: str = self.backend.name
@@ -362,6 +369,11 @@ class Netpoller:
         # wants before it parks; edge-triggered ones leave this None.
         self.arm = self.backend.arm if self.backend.level_triggered else None
         self._free: PollDesc | None = None  # pollCache free list
+
+    def wrong_thread(self, fd: int) -> str:
+        return (f"fd {fd} belongs to the gonet scheduler of thread {self.thread_id}; "
+                f"it was used from thread {_get_ident()} (use each connection from "
+                f"the thread that created it)")
 
     # -- open / close -------------------------------------------------------
 
