@@ -64,6 +64,7 @@ TASK_PROGRAMS = [
     Spec("gevent-greenlets", "gevent greenlets", "gevent_greenlets.py", ("gevent",)),
     Spec("asyncio-tasks", "asyncio tasks", "asyncio_tasks.py"),
     Spec("trio-tasks", "trio tasks", "trio_tasks.py", ("trio",)),
+    Spec("greenlet-floor", "bare greenlets (floor)", "greenlet_floor.py", ("greenlet",)),
 ]
 
 # -- issue 7: a Flask app under gonet serve and WSGI peers; gonet worker scaling ----
