@@ -389,11 +389,9 @@ class _Conn:
                 req.transfer_encoding = ()
                 req.content_length = 0
                 req.body = body = NO_BODY
-                try:
-                    h.next_event()  # the EndOfMessage of an empty body
-                except h11.RemoteProtocolError as e:
-                    self._bad_request(e)
-                    return
+                # h11's EndOfMessage for an empty body is not fetched: this h11
+                # Connection is only asked for trailing_data from here on, and
+                # the bytes after the head are exactly that.
             w = ResponseWriter(self, method == "HEAD", http10, close, keep10)
             self.w = w
             self.req = req
