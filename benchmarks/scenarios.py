@@ -483,4 +483,6 @@ register(HttpScenario(
     description="the same Flask app under gonet serve (wsgi), gunicorn and waitress"))
 register(HttpScenario(
     "workers", "6. gonet serve scaling: 1 and 2 worker processes", specs.WORKER_SERVERS,
-    reference="gonet-w2", description="the hello handler of scenario 1 under gonet serve"))
+    reference="gonet-w2",
+    description="the hello handler of scenario 1 under gonet serve; on a 2-core machine wrk "
+                "shares the cores with the workers"))

@@ -78,8 +78,8 @@ FLASK_SERVERS = [
     Spec("waitress", "waitress (4 threads)", "waitress_flask.py", ("waitress", "flask")),
 ]
 WORKER_SERVERS = [
-    Spec("gonet-w1", "gonet serve, 1 worker", "gonet_serve.py", ("gonet",), gonet=True,
+    Spec("gonet-w1", "gonet serve --workers 1", "gonet_serve.py", ("gonet",), gonet=True,
          extra_args=("--app", "gonet_http:hello", "--workers", "1")),
-    Spec("gonet-w2", "gonet serve, 2 workers", "gonet_serve.py", ("gonet",), gonet=True,
+    Spec("gonet-w2", "gonet serve --workers 2", "gonet_serve.py", ("gonet",), gonet=True,
          extra_args=("--app", "gonet_http:hello", "--workers", "2")),
 ]
