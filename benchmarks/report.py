@@ -46,7 +46,8 @@ def table(res: Result) -> str:
     lw = max(len(label) for label, _ in body)
     widths = [max([len(h)] + [len(c[i]) for _, c in body if isinstance(c, list)])
               for i, h in enumerate(headers)]
-    lines = [head, "  " + " " * lw + "".join(f"  {h:>{w}}" for h, w in zip(headers, widths,
+    lines = [head] + ([f"  ({sc.description})"] if sc.description else [])
+    lines += ["  " + " " * lw + "".join(f"  {h:>{w}}" for h, w in zip(headers, widths,
                                                                             strict=True))]
     for label, cells in body:
         if isinstance(cells, str):
