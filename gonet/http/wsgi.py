@@ -252,8 +252,15 @@ class _Call:
             data = bytes(data)
         self.send(data)
 
-    def send(self, data: bytes) -> None:
-        """Send one body block; the head goes with the first one."""
+    def send(self, data: bytes, push: bool = True) -> None:
+        """Send one body block; the head goes with the first one.
+
+        ``push``: make sure the block leaves now (PEP 3333: never hold a block
+        back while the app produces the next one). Not needed when the app's
+        Content-Length is complete, or when every block is already at hand
+        (a list): the ResponseWriter then buffers, and a small body goes out
+        with its head and a Content-Length in one write.
+        """
         if not self.headers_sent:
             self._apply_headers()
         n = len(data)
@@ -261,12 +268,11 @@ class _Call:
             return
         self.written += n
         w = self.w
-        done = self.cl >= 0 and self.written >= self.cl
-        if self.hop is not None and not w.head_sent and w.written + n <= BUFFER_SIZE and done:
-            w.write(data)  # only fills the buffer: no I/O, no hand-off
-            return
-        if done:
-            self.io(w.write, data)
+        if not push or (self.cl >= 0 and self.written >= self.cl):
+            if self.hop is not None and not w.head_sent and w.written + n <= BUFFER_SIZE:
+                w.write(data)  # only fills the buffer: no I/O, no hand-off
+            else:
+                self.io(w.write, data)
         else:
             self.io(_write_flush, w, data)
 
@@ -439,13 +445,14 @@ class WSGIHandler:
             if type(result) is FileWrapper and self._send_file(call, result):
                 return
             send = call.send
+            push = type(result) is not list and type(result) is not tuple
             for data in result:
                 if type(data) is not bytes:
                     if not isinstance(data, (bytes, bytearray, memoryview)):
                         raise TypeError(f"WSGI app yielded {type(data).__name__}, not bytes")
                     data = bytes(data)
                 if data:
-                    send(data)
+                    send(data, push)
             if not call.headers_sent:
                 call._apply_headers()
         finally:
