@@ -371,6 +371,11 @@ def run_worker(socks: list[tuple[socket.socket, str]], ctl: socket.socket | None
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # Forked by the Master with these blocked (see Master._spawn): from here
+    # on, a pending SIGTERM lands in on_signal and the wakeup fd.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+                                                 signal.SIGCHLD))
 
     ctl_conn = Conn(FD(ctl), "unix", None, None) if ctl is not None else None
 
@@ -458,6 +463,7 @@ def run_worker(socks: list[tuple[socket.socket, str]], ctl: socket.socket | None
 # -- the master ------------------------------------------------------------------------
 
 BOOTING, READY, STOPPING = "booting", "ready", "stopping"
+_MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 
 
 class _Worker:
@@ -523,7 +529,7 @@ class Master:
         os.set_blocking(self._sig_r, False)
         os.set_blocking(self._sig_w, False)
         signal.set_wakeup_fd(self._sig_w, warn_on_full_buffer=False)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+        for sig in _MASTER_SIGNALS:
             signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -531,7 +537,7 @@ class Master:
 
     def _restore_signals(self) -> None:
         signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+        for sig in _MASTER_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
         for fd in (self._sig_r, self._sig_w):
             if fd >= 0:
@@ -558,6 +564,10 @@ class Master:
         parent, child = socket.socketpair()
         sys.stdout.flush()
         sys.stderr.flush()
+        # Signals stay blocked in the child until run_worker has its own
+        # handlers: a SIGTERM sent to a worker that has just been forked must
+        # reach the worker's handler, not the master's (copied by fork).
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _MASTER_SIGNALS)
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
@@ -574,6 +584,7 @@ class Master:
                     sys.stdout.flush()
                     sys.stderr.flush()
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         child.close()
         parent.setblocking(False)
         w = _Worker(pid, slot, parent)
