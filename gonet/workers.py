@@ -170,8 +170,10 @@ def _tcp_socket(family: int, sa: Any, reuse_port: bool) -> tuple[socket.socket, 
 
 
 def _bind_error(b: Bind, e: OSError) -> OSError:
-    msg = e.strerror or str(e)
-    return OSError(e.errno, f"listen {b.network} {b.spec[5:] if b.network == 'unix' else b.spec}: {msg}")
+    """Go's wording: "listen tcp 127.0.0.1:80: bind: address already in use"."""
+    msg = (e.strerror or str(e)).lower()
+    where = b.path if b.network == "unix" else b.spec
+    return OSError(e.errno, f"listen {b.network} {where}: bind: {msg}")
 
 
 class _Bound:

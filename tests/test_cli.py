@@ -1,0 +1,235 @@
+"""The `gonet` command line: --help, one-line errors with exit status 2,
+telling gonet handlers from WSGI apps, loading module:attr, bind parsing,
+and a gonet handler / ServeMux served end to end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+import httpx
+import pytest
+
+from gonet import http
+from gonet.cli import build_parser, detect_interface, load_app
+from gonet.workers import BootError, parse_bind
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def gonet(*args: str, cwd=None, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gonet", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, start_new_session=True)
+
+
+def _one_line_error(p: subprocess.CompletedProcess) -> str:
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stderr
+    assert "Traceback" not in p.stderr
+    return lines[0]
+
+
+# -- help and option errors -------------------------------------------------------------
+
+
+def test_help_documents_every_option():
+    p = gonet("serve", "--help")
+    assert p.returncode == 0
+    for opt in ("--bind", "--workers", "--interface", "--read-header-timeout", "--read-timeout",
+                "--write-timeout", "--idle-timeout", "--max-header-bytes", "--access-log",
+                "--log-level", "--threads", "--timeout-graceful-shutdown", "--max-requests",
+                "--max-requests-jitter", "--proxy-headers", "--forwarded-allow-ips",
+                "--no-reuse-port", "--app-dir", "unix:PATH", "HUP"):
+        assert opt in p.stdout, opt
+    top = gonet("--help")
+    assert top.returncode == 0 and "serve" in top.stdout
+
+
+def test_version():
+    p = gonet("--version")
+    assert p.returncode == 0 and p.stdout.startswith("gonet ")
+
+
+@pytest.mark.parametrize("args", [
+    ["serve", "app:app", "--workers", "many"],
+    ["serve", "app:app", "--bogus-option"],
+    ["serve", "app:app", "--bind", "no-port-here"],
+    ["serve", "app:app", "--bind", "127.0.0.1:99999"],
+    ["serve", "app:app", "--interface", "asgi"],
+    ["serve", "app:app", "--read-timeout", "-1"],
+    ["serve", "app:app", "--max-header-bytes", "0"],
+    ["serve", "app:app", "--log-level", "loud"],
+    ["serve", "app:app", "--forwarded-allow-ips", "not-an-ip"],
+    ["serve", "no_colon_here"],
+    ["serve"],
+    ["frobnicate"],
+])
+def test_bad_option_one_line_exit_2(args):
+    p = gonet(*args)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    line = _one_line_error(p)
+    assert "error" in line
+
+
+def test_import_error_one_line_exit_2(tmp_path):
+    p = gonet("serve", "no_such_module_xyz:app", "--bind", "127.0.0.1:0", cwd=tmp_path)
+    assert p.returncode == 2
+    line = _one_line_error(p)
+    assert line == "gonet: error: cannot import module 'no_such_module_xyz': " \
+                   "No module named 'no_such_module_xyz'"
+
+
+def test_app_raising_at_import_one_line_exit_2(tmp_path):
+    (tmp_path / "broken.py").write_text("raise RuntimeError('broken on purpose')\n")
+    (tmp_path / "typo.py").write_text("def app(:\n")
+    p = gonet("serve", "broken:app", "--bind", "127.0.0.1:0", cwd=tmp_path)
+    assert p.returncode == 2
+    assert _one_line_error(p) == ("gonet: error: error importing module 'broken': "
+                                  "RuntimeError: broken on purpose")
+    p = gonet("serve", "typo:app", "--bind", "127.0.0.1:0", cwd=tmp_path)
+    assert p.returncode == 2
+    assert "SyntaxError" in _one_line_error(p)
+
+
+def test_missing_attribute_exit_2(tmp_path):
+    (tmp_path / "mod.py").write_text("x = 1\n")
+    p = gonet("serve", "mod:app", "--bind", "127.0.0.1:0", cwd=tmp_path)
+    assert p.returncode == 2
+    assert _one_line_error(p) == "gonet: error: module 'mod' has no attribute 'app'"
+    p = gonet("serve", "mod:x", "--bind", "127.0.0.1:0", cwd=tmp_path)
+    assert p.returncode == 2
+    assert "not a handler or a WSGI app" in _one_line_error(p)
+
+
+def test_port_in_use_exit_1():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = gonet("serve", "x:app", "--bind", f"127.0.0.1:{port}")
+    assert p.returncode == 1
+    assert _one_line_error(p) == f"gonet: error: listen tcp 127.0.0.1:{port}: bind: address already in use"
+
+
+# -- interface detection and loading (in process) ------------------------------------------
+
+
+def gonet_handler(w, r):
+    w.write(b"gonet")
+
+
+def wsgi_app(environ, start_response):
+    start_response("200 OK", [])
+    return [b"wsgi"]
+
+
+class ServeHTTP:
+    def serve_http(self, w, r):
+        w.write(b"object")
+
+
+def ambiguous(a, b):
+    pass
+
+
+async def asgi_app(scope, receive, send):
+    pass
+
+
+def test_detect_interface():
+    assert detect_interface(gonet_handler) == "gonet"
+    assert detect_interface(http.ServeMux()) == "gonet"
+    assert detect_interface(ServeHTTP()) == "gonet"
+    assert detect_interface(wsgi_app) == "wsgi"
+    assert detect_interface(ambiguous, "wsgi") == "wsgi"
+    with pytest.raises(BootError, match="--interface"):
+        detect_interface(ambiguous)
+    with pytest.raises(BootError, match="ASGI"):
+        detect_interface(asgi_app)
+    with pytest.raises(BootError, match="not a handler"):
+        detect_interface(42)
+    flask = pytest.importorskip("flask")
+    assert detect_interface(flask.Flask("x")) == "wsgi"
+
+
+def test_load_app_attr_and_factory(tmp_path):
+    (tmp_path / "factmod.py").write_text(textwrap.dedent("""
+        class ns:
+            inner = "dotted"
+        def create():
+            return "made"
+    """))
+    assert load_app("factmod:ns.inner", str(tmp_path)) == "dotted"
+    assert load_app("factmod:create()", str(tmp_path)) == "made"
+    with pytest.raises(BootError) as ei:
+        load_app("factmod", str(tmp_path))
+    assert ei.value.code == 2
+
+
+def test_parse_bind():
+    b = parse_bind("127.0.0.1:8000")
+    assert (b.network, b.host, b.port) == ("tcp", "127.0.0.1", 8000)
+    b = parse_bind("[::1]:0")
+    assert (b.network, b.host, b.port) == ("tcp", "::1", 0)
+    b = parse_bind(":9000")
+    assert (b.host, b.port) == ("", 9000)
+    b = parse_bind("unix:/tmp/x.sock")
+    assert (b.network, b.path) == ("unix", "/tmp/x.sock")
+    for bad in ("nohost", "1.2.3.4:http", "[::1:80", "unix:"):
+        with pytest.raises(ValueError):
+            parse_bind(bad)
+
+
+def test_parser_defaults():
+    a = build_parser().parse_args(["serve", "m:app"])
+    assert a.workers == 1 and a.threads == 0 and a.interface == "auto"
+    assert a.read_header_timeout == 10 and a.idle_timeout == 120 and a.read_timeout is None
+    assert a.max_header_bytes == 1 << 20 and a.timeout_graceful_shutdown == 30
+    a = build_parser().parse_args(["serve", "m:app", "-w", "auto", "--idle-timeout", "0"])
+    assert a.workers == 0 and a.idle_timeout is None
+
+
+# -- end to end: a gonet ServeMux with options -----------------------------------------------
+
+
+def test_serve_gonet_mux_with_options(tmp_path):
+    (tmp_path / "muxapp.py").write_text(textwrap.dedent("""
+        from gonet import http
+        app = http.ServeMux()
+
+        @app.handle_func("GET /hello/{name}")
+        def hello(w, r):
+            w.write(("hello " + r.path_value("name") + " from " + r.remote_addr).encode())
+    """))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gonet", "serve", "muxapp:app", "--bind", "127.0.0.1:0",
+         "--access-log", "--proxy-headers", "--max-header-bytes", "2048",
+         "--timeout-graceful-shutdown", "5"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        line = proc.stderr.readline()
+        assert "listening on http://127.0.0.1:" in line and "gonet handler" in line, line
+        url = line.split("listening on ")[1].split()[0]
+        r = httpx.get(url + "/hello/bob", headers={"X-Forwarded-For": "198.51.100.9"}, timeout=10)
+        assert r.text == "hello bob from 198.51.100.9:0"
+        assert httpx.get(url + "/nope", timeout=10).status_code == 404
+        # Under the 1 MiB default, over --max-header-bytes (plus the server's 4 KB slack).
+        r = httpx.get(url + "/hello/x", headers={"X-Big": "y" * 100_000}, timeout=10)
+        assert r.status_code == 431
+        access = proc.stdout.readline()
+        assert access.startswith('198.51.100.9 - - [') and '"GET /hello/bob HTTP/1.1" 200' in access
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
