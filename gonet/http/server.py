@@ -289,6 +289,7 @@ class _Conn:
             self.h = h
             try:
                 if pending:
+                    got = len(pending)
                     h.receive_data(pending)
                     pending = b""
                     self.state = ACTIVE
@@ -305,6 +306,7 @@ class _Conn:
                     data = read(65536)
                     if not data:
                         return
+                    got = len(data)
                     self.state = ACTIVE
                     if rd_to is not None:
                         t0 = _monotonic()
@@ -313,8 +315,15 @@ class _Conn:
                     if ev is _NEED_DATA and not first:
                         set_rd(_monotonic() + hdr_to if hdr_to is not None else None)
                 while ev is _NEED_DATA:
-                    h.receive_data(read(65536))
+                    data = read(65536)
+                    got += len(data)
+                    h.receive_data(data)
                     ev = h.next_event()
+                if got > max_event and type(ev) is _H11Request:
+                    # h11 bounds only an incomplete head; a complete one that
+                    # arrived in one piece is measured here.
+                    if got - len(h.trailing_data[0]) > max_event:
+                        raise h11.RemoteProtocolError("request head too large", 431)
             except h11.RemoteProtocolError as e:
                 self._bad_request(e)
                 return
@@ -515,6 +524,7 @@ class Server:
         self._listeners: set[Listener] = set()
         self._conns: set[_Conn] = set()
         self._shutting_down = False
+        self._stopped = False  # shutdown/close has finished
         self._keep_alives = True
         self._sched: Any = None
         self._on_shutdown: list[Callable[[], Any]] = []
@@ -553,6 +563,11 @@ class Server:
                     c = ln.accept()
                 except ClosedError:
                     if self._shutting_down:
+                        # Unlike Go, wait for shutdown to finish: then a program
+                        # whose main goroutine runs serve() cannot exit while
+                        # connections are still being drained.
+                        while not self._stopped:
+                            _sleep(0.005)
                         return
                     raise
                 except OSError as e:
@@ -599,8 +614,11 @@ class Server:
             finally:
                 done.set()
 
+        thread = self._sched.thread
         self._sched.call_soon_threadsafe(lambda: get_sched().spawn(body, (), None, "http shutdown"))
-        done.wait()
+        while not done.wait(0.05):
+            if not thread.is_alive():
+                raise RuntimeError(f"http: the server's thread {thread.name!r} has exited")
         ok, v = out[0]
         if not ok:
             raise v
@@ -627,9 +645,11 @@ class Server:
                 if cs.state == IDLE or (cs.state == NEW and now - cs.created > 5.0):
                     cs.c.close()
             if not self._conns:
+                self._stopped = True
                 return True
             if deadline is not None and now >= deadline:
                 self._close_all()
+                self._stopped = True
                 return False
             wait = interval if deadline is None else min(interval, max(deadline - now, 0.0))
             _sleep(wait)
@@ -645,6 +665,7 @@ class Server:
             ln.close()
         self._base_cancel()
         self._close_all()
+        self._stopped = True
 
     def _close_all(self) -> None:
         for cs in list(self._conns):
