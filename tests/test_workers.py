@@ -126,11 +126,16 @@ def serve(tmp_path: Path, *args: str, app: str = WSGI_APP, module: str = "wapp",
 
 
 def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (an exited, not yet reaped zombie counts as dead)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _pids(s: Served, n: int) -> list[int]:
@@ -298,3 +303,16 @@ def test_unix_and_ipv6_binds(tmp_path):
         s.signal(signal.SIGTERM)
         assert s.wait() == 0
     assert not os.path.exists(sock_path)
+
+
+def test_workers_exit_when_master_dies(tmp_path):
+    with serve(tmp_path, "--workers", "2") as s:
+        pids = set(_pids(s, 30))
+        assert len(pids) == 2
+        os.kill(s.proc.pid, signal.SIGKILL)
+        s.wait()
+        # Each worker sees EOF on its control socket, drains and exits.
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids):
+            assert time.monotonic() < deadline, "orphaned workers still running"
+            time.sleep(0.05)
