@@ -233,3 +233,10 @@ def test_serve_gonet_mux_with_options(tmp_path):
         proc.wait(10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_threads_with_gonet_handler_is_an_error(tmp_path):
+    (tmp_path / "gh.py").write_text("def app(w, r):\n    w.write(b'x')\n")
+    p = gonet("serve", "gh:app", "--threads", "2", "--bind", "127.0.0.1:0", cwd=tmp_path)
+    assert p.returncode == 2
+    assert "--threads runs WSGI apps on threads" in _one_line_error(p)
