@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gonet.http.mux import clean_path
-from gonet.http.util import error, redirect
+from gonet.http.util import error
 
 __all__ = ["FileServer", "serve_file"]
 
@@ -63,6 +63,13 @@ def _parse_range(spec: str, size: int) -> tuple[int, int] | None | str:
         return (start, end - start + 1)
     except ValueError:
         return "bad"
+
+
+def _local_redirect(w: Any, r: Any, target: str) -> None:
+    """Redirect with a relative Location, left unresolved (correct under strip_prefix)."""
+    q = r.url.raw_query
+    w.header().set("Location", target + ("?" + q if q else ""))
+    w.write_header(301)
 
 
 def serve_file(w: Any, r: Any, path: str) -> None:
@@ -155,7 +162,7 @@ class FileServer:
             error(w, "404 page not found", 404)  # escapes the root (.. or a symlink)
             return
         if upath.endswith("/index.html"):
-            redirect(w, r, "./", 301)
+            _local_redirect(w, r, "./")
             return
         try:
             st = os.stat(full)
@@ -164,7 +171,7 @@ class FileServer:
             return
         if stat.S_ISDIR(st.st_mode):
             if not upath.endswith("/"):
-                redirect(w, r, os.path.basename(upath.rstrip("/")) + "/", 301)
+                _local_redirect(w, r, quote(os.path.basename(upath.rstrip("/"))) + "/")
                 return
             index = os.path.join(full, "index.html")
             if os.path.isfile(index):
@@ -176,7 +183,7 @@ class FileServer:
             self._list(w, r, full)
             return
         if upath.endswith("/"):
-            redirect(w, r, "../" + os.path.basename(full), 301)
+            _local_redirect(w, r, "../" + quote(os.path.basename(upath.rstrip("/"))))
             return
         serve_file(w, r, full)
 
