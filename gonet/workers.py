@@ -348,6 +348,21 @@ def run_worker(socks: list[tuple[socket.socket, str]], ctl: socket.socket | None
     ``ctl`` is the worker's end of the master's socketpair (None: no master).
     Returns the process exit status.
     """
+    # The wakeup fd carries signal numbers to the signal goroutine; it must
+    # stay valid until the process exits (a late SIGTERM from the master
+    # would otherwise be written to a closed fd).
+    sig_r, sig_w = socket.socketpair()
+    sig_w.setblocking(False)
+    signal.set_wakeup_fd(sig_w.fileno(), warn_on_full_buffer=False)
+    try:
+        return _run_worker(socks, ctl, boot, graceful_timeout, sig_r)
+    finally:
+        signal.set_wakeup_fd(-1)
+        sig_w.close()
+
+
+def _run_worker(socks: list[tuple[socket.socket, str]], ctl: socket.socket | None, boot: BootFn,
+                graceful_timeout: float | None, sig_r: socket.socket) -> int:
     from gonet.net import Conn, Listener
     from gonet.poll.fd import FD
     from gonet.runtime.sched import go_named
@@ -355,10 +370,6 @@ def run_worker(socks: list[tuple[socket.socket, str]], ctl: socket.socket | None
     sched = _fresh_scheduler()
     stopper = _Stopper(sched)
     pid = os.getpid()
-
-    sig_r, sig_w = socket.socketpair()
-    sig_w.setblocking(False)
-    signal.set_wakeup_fd(sig_w.fileno(), warn_on_full_buffer=False)
     sigints = 0
 
     def on_signal(signum: int, frame: Any) -> None:

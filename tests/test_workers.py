@@ -316,3 +316,14 @@ def test_workers_exit_when_master_dies(tmp_path):
         while any(_alive(p) for p in pids):
             assert time.monotonic() < deadline, "orphaned workers still running"
             time.sleep(0.05)
+
+
+def test_ctrl_c_to_the_process_group_exits_0_quietly(tmp_path):
+    # A terminal's Ctrl+C reaches the master and every worker at once; the
+    # workers then also get the master's SIGTERM while they drain.
+    with serve(tmp_path, "--workers", "2") as s:
+        assert len(set(_pids(s, 10))) >= 1
+        os.killpg(s.proc.pid, signal.SIGINT)
+        assert s.wait() == 0
+        s.wait_line("<EOF>")
+        assert "Traceback" not in s.text() and "Exception" not in s.text(), s.text()
