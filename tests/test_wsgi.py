@@ -51,6 +51,11 @@ def plain_app(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("X-Pieces", str(len(parts)))])
         return [data]
+    if path == "/readall":
+        n = int(environ["CONTENT_LENGTH"])
+        data = environ["wsgi.input"].read(n)  # the classic CGI-style read
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"%d %d" % (n, len(data)), b" ok" if data == bytes(range(256)) * (n // 256) else b" bad"]
     if path == "/lines":
         lines = list(environ["wsgi.input"])
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -150,6 +155,12 @@ def test_input_streams_in_pieces(vserver):
     assert r.status_code == 200
     assert r.content == data
     assert int(r.headers["x-pieces"]) >= len(data) // 7
+
+
+def test_read_content_length_returns_whole_body(vserver):
+    data = bytes(range(256)) * 2000  # 512 KB: many socket reads
+    r = vserver.post("/readall", content=data)
+    assert r.text == f"{len(data)} {len(data)} ok"
 
 
 def test_chunked_request_body(vserver):

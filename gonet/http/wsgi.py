@@ -102,12 +102,14 @@ class _Input:
         self._body = body
 
     def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left for -1); fewer only at the end
+        of the body, as a buffered file does (apps call read(CONTENT_LENGTH))."""
         if size is None:
             size = -1
         call = self._call
         if call.hop is None:
-            return self._body.read(size)
-        return call.io(self._body.read, size)
+            return _read_full(self._body, size)
+        return call.io(_read_full, self._body, size)
 
     def readline(self, size: int | None = -1) -> bytes:
         if size is None:
@@ -136,6 +138,21 @@ class _Input:
             if not line:
                 return
             yield line
+
+
+def _read_full(body: Any, size: int) -> bytes:
+    data = body.read(size)
+    if size < 0 or len(data) >= size or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < size:
+        more = body.read(size - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 class FileWrapper:
