@@ -73,7 +73,8 @@ class Served:
             self.lines.append("<EOF>")
             self._cond.notify_all()
 
-    def wait_line(self, pattern: str, timeout: float = 15.0) -> re.Match:
+    def wait_line(self, pattern: str, timeout: float = 15.0, count: int = 1) -> re.Match:
+        """Wait for the ``count``-th printed line matching ``pattern``."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -82,7 +83,9 @@ class Served:
                 while i < len(self.lines):
                     m = rx.search(self.lines[i])
                     if m:
-                        return m
+                        count -= 1
+                        if count == 0:
+                            return m
                     if self.lines[i] == "<EOF>":
                         raise AssertionError(f"server exited before {pattern!r}:\n" + self.text())
                     i += 1
@@ -340,3 +343,17 @@ def test_ctrl_c_to_the_process_group_exits_0_quietly(tmp_path):
         assert s.wait() == 0
         s.wait_line("<EOF>")
         assert "Traceback" not in s.text() and "Exception" not in s.text(), s.text()
+
+
+def test_sighup_with_broken_code_keeps_old_workers(tmp_path):
+    with serve(tmp_path, "--workers", "2") as s:
+        old = set(_pids(s, 20))
+        # Deploy a broken version, then ask for a reload: the new workers
+        # cannot boot, so the old ones must keep serving.
+        (tmp_path / "wapp.py").write_text("raise RuntimeError('bad deploy')\n")
+        s.signal(signal.SIGHUP)
+        s.wait_line(r"replacement worker \d+ failed to boot \(error importing module 'wapp': "
+                    r"RuntimeError: bad deploy\)", count=2)
+        assert set(_pids(s, 20)) <= old
+        s.signal(signal.SIGTERM)
+        assert s.wait() == 0
