@@ -480,7 +480,7 @@ _MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 
 
 class _Worker:
-    __slots__ = ("pid", "slot", "ctl", "state", "started", "buf", "error", "kill_at")
+    __slots__ = ("pid", "slot", "ctl", "state", "started", "buf", "error")
 
     def __init__(self, pid: int, slot: int, ctl: socket.socket) -> None:
         self.pid = pid
@@ -490,7 +490,6 @@ class _Worker:
         self.started = time.monotonic()
         self.buf = b""
         self.error: tuple[int, str] | None = None  # (exit code, reason) from "error"
-        self.kill_at: float | None = None
 
     def __repr__(self) -> str:
         return f"<worker {self.pid} slot {self.slot} {self.state}>"
