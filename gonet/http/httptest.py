@@ -12,6 +12,7 @@ shuts it down gracefully (bounded) and joins the thread.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -52,8 +53,9 @@ class TestServer:
         self._ready.set()
         try:
             self.server.serve(ln)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:  # noqa: BLE001 - kept for close() to re-raise
             self._error = e
+            logging.getLogger("gonet.http").error("httptest: serve failed: %r", e, exc_info=e)
 
     def shutdown(self, timeout: float | None = 5.0) -> bool:
         """Graceful shutdown (from this thread); True if every request finished."""

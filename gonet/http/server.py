@@ -85,6 +85,36 @@ _SERVER = h11.SERVER
 _NEED_DATA = h11.NEED_DATA
 _CHUNKED = ("chunked",)
 
+
+def _check_fast_head() -> Any:
+    """h11's own head parser, called directly (skipping the state machine for
+    requests without a body); None if this h11 does not have the pieces, or
+    parses a sample differently than through its public API."""
+    try:
+        from h11._readers import maybe_read_from_IDLE_client as read_head
+
+        conn = h11.Connection(h11.SERVER)
+        if not hasattr(conn, "_receive_buffer") or not hasattr(conn, "_process_event"):
+            return None
+        sample = b"GET /x?y HTTP/1.1\r\nHost: a\r\nX-A:  b \r\n\r\nrest"
+        conn.receive_data(sample)
+        ev = read_head(conn._receive_buffer)
+        ref = h11.Connection(h11.SERVER)
+        ref.receive_data(sample)
+        want = ref.next_event()
+        if (type(ev) is not h11.Request or ev.method != want.method or ev.target != want.target
+                or list(ev.headers) != list(want.headers) or ev.headers._full_items != want.headers._full_items
+                or conn.trailing_data[0] != b"rest"):
+            return None
+        conn._process_event(conn.their_role, ev)
+        return read_head
+    except Exception:  # noqa: BLE001 - any surprise means: use the public API
+        return None
+
+
+_read_idle_head = _check_fast_head()
+_FAST_HEAD = _read_idle_head is not None
+
 _TEMPORARY_ACCEPT_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM,
                             errno.ECONNABORTED, errno.EPROTO, errno.EPERM}
 
@@ -130,7 +160,7 @@ class _Conn:
 
     __slots__ = ("srv", "c", "state", "h", "remote", "created", "broken", "peer_eof",
                  "pending", "w", "req", "ctx_cancel", "want_watch", "watcher", "abort_watch",
-                 "continue_sent", "__weakref__")
+                 "continue_sent", "t0", "head_deadline_pending", "__weakref__")
 
     def __init__(self, srv: Server, c: Any) -> None:
         self.srv = srv
@@ -152,6 +182,8 @@ class _Conn:
         self.watcher: Any = None
         self.abort_watch = False
         self.continue_sent = False
+        self.t0 = 0.0
+        self.head_deadline_pending = False
 
     def __repr__(self) -> str:
         return f"<http conn {self.remote} {self.state}>"
@@ -272,64 +304,27 @@ class _Conn:
         c = self.c
         handler = srv._handler
         max_event = srv.max_header_bytes + 4096
-        hdr_to = srv.read_header_timeout
         rd_to = srv.read_timeout
         wr_to = srv.write_timeout
-        idle_to = srv.idle_timeout if srv.idle_timeout is not None else rd_to
-        read = c.read
         set_rd = c.set_read_deadline
         remote = self.remote
         new_request = Request.__new__
-        pending = b""
+        fast = _FAST_HEAD
+        h = _H11Connection(_SERVER, max_event)
         first = True
-        t0 = 0.0
         while True:
             # ---- phase 1: the request head --------------------------------------
-            h = _H11Connection(_SERVER, max_event)
+            # ``h`` holds any bytes already read past the previous request.
             self.h = h
             try:
-                if pending:
-                    got = len(pending)
-                    h.receive_data(pending)
-                    pending = b""
-                    self.state = ACTIVE
-                    if rd_to is not None:
-                        t0 = _monotonic()
-                    ev = h.next_event()
-                    if ev is _NEED_DATA:
-                        set_rd(_monotonic() + hdr_to if hdr_to is not None else None)
-                else:
-                    if first:
-                        set_rd(self.created + hdr_to if hdr_to is not None else None)
-                    else:
-                        set_rd(_monotonic() + idle_to if idle_to is not None else None)
-                    data = read(65536)
-                    if not data:
-                        return
-                    got = len(data)
-                    self.state = ACTIVE
-                    if rd_to is not None:
-                        t0 = _monotonic()
-                    h.receive_data(data)
-                    ev = h.next_event()
-                    if ev is _NEED_DATA and not first:
-                        set_rd(_monotonic() + hdr_to if hdr_to is not None else None)
-                while ev is _NEED_DATA:
-                    data = read(65536)
-                    got += len(data)
-                    h.receive_data(data)
-                    ev = h.next_event()
-                if got > max_event and type(ev) is _H11Request:
-                    # h11 bounds only an incomplete head; a complete one that
-                    # arrived in one piece is measured here.
-                    if got - len(h.trailing_data[0]) > max_event:
-                        raise h11.RemoteProtocolError("request head too large", 431)
-            except h11.RemoteProtocolError as e:
+                ev = self._read_head(h, first, fast, max_event)
+            except h11.ProtocolError as e:
                 self._bad_request(e)
                 return
+            if ev is None:
+                return  # closed between requests
             first = False
-            if type(ev) is not _H11Request:
-                return  # ConnectionClosed between requests
+            t0 = self.t0
 
             # ---- phase 2: the handler ---------------------------------------------
             if wr_to is not None:
@@ -390,6 +385,8 @@ class _Conn:
             if chunked or cl > 0:
                 req.transfer_encoding = _CHUNKED if chunked else ()
                 req.content_length = -1 if chunked else cl
+                if fast:
+                    h._process_event(h.their_role, ev)  # the state machine takes over the body
                 body: Any = Body(self, h, expect and not http10)
                 req.body = body
                 self.continue_sent = False
@@ -440,13 +437,112 @@ class _Conn:
                 if self.broken and not self.peer_eof:
                     self._close_write_and_wait()
                 return
-            pending = h.trailing_data[0]
+            if not fast or body is not NO_BODY:
+                # h11's state machine has moved on: carry the bytes already
+                # read into a fresh Connection for the next request.
+                rest = h.trailing_data[0]
+                h = _H11Connection(_SERVER, max_event)
+                if rest:
+                    h.receive_data(rest)
             if self.pending:
-                pending += self.pending
+                h.receive_data(self.pending)
                 self.pending = b""
             self.state = IDLE
 
-    def _bad_request(self, e: h11.RemoteProtocolError) -> None:
+    def _read_head(self, h: h11.Connection, first: bool, fast: bool, max_event: int) -> Any:
+        """Read and parse the next request head (h11.Request), None if the
+        client closed between requests. Sets the deadlines of the idle and
+        head phases and records the request's start in ``self.t0``."""
+        srv = self.srv
+        c = self.c
+        hdr_to = srv.read_header_timeout
+        if fast:
+            buf = h._receive_buffer
+            n = len(buf)
+            if n:
+                ev = _read_idle_head(buf)
+                if ev is not None:
+                    self._started(srv)
+                    if n - len(buf) > max_event:
+                        raise h11.RemoteProtocolError("request head too large", 431)
+                    return ev
+                self._started(srv)  # a partial pipelined head
+                c.set_read_deadline(_monotonic() + hdr_to if hdr_to is not None else None)
+                self.head_deadline_pending = False
+                waiting = False
+            else:
+                self._wait_deadline(first)
+                waiting = True
+            read = c.read
+            while True:
+                data = read(65536)
+                if not data:
+                    return None
+                h.receive_data(data)
+                if waiting:
+                    waiting = False
+                    self._started(srv)
+                n = len(buf)
+                ev = _read_idle_head(buf)
+                if ev is not None:
+                    if n - len(buf) > max_event:
+                        raise h11.RemoteProtocolError("request head too large", 431)
+                    return ev
+                if n > max_event:
+                    raise h11.RemoteProtocolError("request head too large", 431)
+                if not first and self.head_deadline_pending:
+                    self.head_deadline_pending = False
+                    c.set_read_deadline(_monotonic() + hdr_to if hdr_to is not None else None)
+        # The public h11 API only: one Connection per request.
+        got = 0
+        if h.trailing_data[0]:
+            self._started(srv)
+            got = len(h.trailing_data[0])
+            ev = h.next_event()
+            if ev is _NEED_DATA:
+                c.set_read_deadline(_monotonic() + hdr_to if hdr_to is not None else None)
+        else:
+            self._wait_deadline(first)
+            data = c.read(65536)
+            if not data:
+                return None
+            got = len(data)
+            self._started(srv)
+            h.receive_data(data)
+            ev = h.next_event()
+            if ev is _NEED_DATA and not first:
+                c.set_read_deadline(_monotonic() + hdr_to if hdr_to is not None else None)
+        while ev is _NEED_DATA:
+            data = c.read(65536)
+            got += len(data)
+            h.receive_data(data)
+            ev = h.next_event()
+        if type(ev) is not _H11Request:
+            return None  # ConnectionClosed
+        if got > max_event and got - len(h.trailing_data[0]) > max_event:
+            raise h11.RemoteProtocolError("request head too large", 431)
+        return ev
+
+    def _wait_deadline(self, first: bool) -> None:
+        """Before the first byte of a request: the head deadline counts from
+        accept for the first request, else the idle deadline applies."""
+        srv = self.srv
+        if first:
+            hdr_to = srv.read_header_timeout
+            self.c.set_read_deadline(self.created + hdr_to if hdr_to is not None else None)
+            self.head_deadline_pending = False
+        else:
+            idle_to = srv.idle_timeout if srv.idle_timeout is not None else srv.read_timeout
+            self.c.set_read_deadline(_monotonic() + idle_to if idle_to is not None else None)
+            self.head_deadline_pending = True
+
+    def _started(self, srv: Server) -> None:
+        """The first bytes of a request arrived."""
+        self.state = ACTIVE
+        if srv.read_timeout is not None:
+            self.t0 = _monotonic()
+
+    def _bad_request(self, e: h11.ProtocolError) -> None:
         status = e.error_status_hint or 400
         text = {431: "431 Request Header Fields Too Large", 501: "501 Not Implemented",
                 505: "505 HTTP Version Not Supported"}.get(status, f"{status} Bad Request")
@@ -563,6 +659,7 @@ class Server:
                     c = ln.accept()
                 except ClosedError:
                     if self._shutting_down:
+                        self._listeners.discard(ln)  # the socket is closed now
                         # Unlike Go, wait for shutdown to finish: then a program
                         # whose main goroutine runs serve() cannot exit while
                         # connections are still being drained.
@@ -617,7 +714,7 @@ class Server:
         thread = self._sched.thread
         self._sched.call_soon_threadsafe(lambda: get_sched().spawn(body, (), None, "http shutdown"))
         while not done.wait(0.05):
-            if not thread.is_alive():
+            if not thread.is_alive() and not done.is_set():
                 raise RuntimeError(f"http: the server's thread {thread.name!r} has exited")
         ok, v = out[0]
         if not ok:
@@ -629,11 +726,12 @@ class Server:
         active requests to finish (their contexts are cancelled so long polls
         and streams can end), then return True. At ``timeout`` seconds, close
         what remains and return False. Callable from any thread."""
+        if self._stopped:
+            return True
         if self._foreign_thread():
             return self._run_on_server_thread(lambda: self.shutdown(timeout))
         self._shutting_down = True
-        for ln in list(self._listeners):
-            ln.close()
+        self._close_listeners()
         self._base_cancel()
         for fn in self._on_shutdown:
             get_sched().spawn(fn, (), None)
@@ -657,15 +755,26 @@ class Server:
 
     def close(self) -> None:
         """Immediate shutdown: close the listeners and every connection now."""
+        if self._stopped:
+            return
         if self._foreign_thread():
             self._run_on_server_thread(self.close)
             return
         self._shutting_down = True
-        for ln in list(self._listeners):
-            ln.close()
+        self._close_listeners()
         self._base_cancel()
         self._close_all()
         self._stopped = True
+
+    def _close_listeners(self) -> None:
+        """Close every listener and wait (briefly) until its accept loop has let
+        go, so the port refuses connections when shutdown/close returns."""
+        for ln in list(self._listeners):
+            ln.close()
+        for _ in range(200):
+            if not self._listeners:
+                break
+            _sleep(0.001)
 
     def _close_all(self) -> None:
         for cs in list(self._conns):
