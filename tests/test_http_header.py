@@ -2,7 +2,15 @@
 
 import pytest
 
-from gonet.http import URL, Header, Values, canonical_header_key, detect_content_type, status, status_text
+from gonet.http import (
+    URL,
+    Header,
+    Values,
+    canonical_header_key,
+    detect_content_type,
+    status,
+    status_text,
+)
 
 
 def test_canonical_keys():
