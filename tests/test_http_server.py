@@ -660,3 +660,67 @@ def test_context_watcher_keeps_pipelined_bytes(serve):
     s.sendall(b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n")
     rd = Reader(s)
     assert [rd.response()[2], rd.response()[2]] == [b"/a", b"/b"]
+
+
+# -- helpers and the default mux ----------------------------------------------------------
+
+
+def test_max_bytes_reader_limits_the_body_and_closes_after(serve):
+    def h(w, r):
+        r.body = http.max_bytes_reader(w, r.body, 10)
+        try:
+            data = r.body.read()
+        except http.MaxBytesError as e:
+            http.error(w, f"too big (limit {e.limit})", 413)
+            return
+        w.write(b"ok " + data)
+
+    ts = serve(h)
+    with httpx.Client(base_url=ts.url) as c:
+        assert c.post("/", content=b"small").text == "ok small"
+        r = c.post("/", content=b"x" * 5000)
+        assert r.status_code == 413 and r.text == "too big (limit 10)\n"
+        assert r.headers["connection"] == "close"
+
+
+def test_form_values_and_cookies(serve):
+    seen = {}
+
+    def h(w, r):
+        seen["form"] = (r.form_value("a"), r.form_value("b"), r.form().values("a"))
+        seen["cookies"] = r.cookies()
+        w.write(b"ok")
+
+    ts = serve(h)
+    httpx.post(ts.url + "/?a=1", data={"a": "2", "b": "x y"}, headers={"Cookie": "s=abc; t=1"})
+    assert seen["form"] == ("1", "x y", ["1", "2"])
+    assert seen["cookies"] == {"s": "abc", "t": "1"}
+
+
+def test_redirect_helper_resolves_relative_targets(serve):
+    mux = http.ServeMux()
+    mux.handle_func("/a/b", lambda w, r: http.redirect(w, r, "c?x=1", 302))
+    mux.handle_func("/abs", lambda w, r: http.redirect(w, r, "/elsewhere", 307))
+    ts = serve(mux)
+    with httpx.Client(base_url=ts.url) as c:
+        r = c.get("/a/b")
+        assert r.status_code == 302 and r.headers["location"] == "/a/c?x=1"
+        assert "Found" in r.text
+        r = c.get("/abs")
+        assert r.status_code == 307 and r.headers["location"] == "/elsewhere"
+
+
+def test_default_mux_serves_a_server_without_handler(serve):
+    name = "/default-mux-test"
+    http.handle_func(name, lambda w, r: w.write(b"from default mux"))
+    ts = serve(None)
+    assert httpx.get(ts.url + name).text == "from default mux"
+    assert httpx.get(ts.url + "/not-registered-here").status_code == 404
+
+
+def test_bad_timeouts_are_rejected():
+    srv = http.Server(handler=hello, read_timeout=-1)
+    ln = gonet.listen("tcp", "127.0.0.1:0")
+    with pytest.raises(ValueError, match="read_timeout"):
+        srv.serve(ln)
+    ln.close()

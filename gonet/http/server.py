@@ -386,7 +386,11 @@ class _Conn:
                 req.transfer_encoding = _CHUNKED if chunked else ()
                 req.content_length = -1 if chunked else cl
                 if fast:
-                    h._process_event(h.their_role, ev)  # the state machine takes over the body
+                    try:
+                        h._process_event(h.their_role, ev)  # the state machine takes over the body
+                    except h11.ProtocolError as e:
+                        self._bad_request(e)
+                        return
                 body: Any = Body(self, h, expect and not http10)
                 req.body = body
                 self.continue_sent = False
