@@ -25,9 +25,11 @@ from __future__ import annotations
 from typing import Any
 
 from gonet.http import status
+from gonet.http.accesslog import AccessLog
 from gonet.http.fs import FileServer, serve_file
 from gonet.http.header import Header, canonical_header_key
 from gonet.http.mux import ServeMux, clean_path
+from gonet.http.proxy import ProxyHeaders
 from gonet.http.request import URL, MaxBytesError, Request, RequestBodyError, Values, new_request
 from gonet.http.response import (
     ErrBodyNotAllowed,
@@ -47,11 +49,7 @@ from gonet.http.util import (
     redirect_handler,
     strip_prefix,
 )
-
-try:  # written separately (WSGI adapter); exported when present
-    from gonet.http.wsgi import WSGIHandler
-except ImportError:  # pragma: no cover
-    WSGIHandler = None  # type: ignore[assignment,misc]
+from gonet.http.wsgi import WSGIHandler
 
 #: The ServeMux used by ``handle``, ``handle_func`` and a Server without a handler.
 default_serve_mux = ServeMux()
@@ -74,6 +72,8 @@ def listen_and_serve(addr: str, handler: Any = None) -> None:
 
 __all__ = [
     "AbortHandler",
+    "AccessLog",
+    "ProxyHeaders",
     "ErrBodyNotAllowed",
     "ErrContentLength",
     "ErrHijacked",
