@@ -57,6 +57,14 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def fd_count(pid: int) -> int:
+    """How many file descriptors process ``pid`` holds (-1 if /proc cannot tell)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return -1
+
+
 class ServerError(RuntimeError):
     """A server did not come up; ``unavailable`` tells a missing dependency from a crash."""
 
@@ -120,6 +128,9 @@ class ServerProc:
 
     def rss(self) -> int:
         return rss_bytes(self.pid)
+
+    def fds(self) -> int:
+        return fd_count(self.pid)
 
     def stop(self) -> None:
         p = self.proc

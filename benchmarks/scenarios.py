@@ -370,11 +370,21 @@ class IdleScenario(Scenario):
             for r in rows:
                 if r.status == "pending":
                     with procs[r.spec.name] as p:
-                        self._one(st, r, p)
+                        self._one(st, r, p, res)
         finally:
             _stop_all(procs)
 
-    def _one(self, st: Settings, r: Row, p: ServerProc) -> None:
+    @staticmethod
+    def _released(p: ServerProc, fd0: int, wait: float = 10.0) -> bool:
+        """True once the server has closed the idle connections the client let go."""
+        deadline = time.monotonic() + wait
+        while p.fds() > fd0 + 100:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def _one(self, st: Settings, r: Row, p: ServerProc, res: Result) -> None:
         """Rounds of: requests/s alone, open the idle ones, requests/s with them, release.
 
         Alone and with-idle alternate so that a slow patch on a shared machine
@@ -386,7 +396,13 @@ class IdleScenario(Scenario):
         _sample(st, r, p, lambda: loadgen.http_warmup(port, st.conns, st.warmup))
         r.samples.clear()
         rounds: list[dict] = []
+        fd0 = p.fds()
         for i in range(max(1, min(st.rounds, self.max_rounds))):
+            if i > 0 and not self._released(p, fd0):
+                res.notes.append(f"{r.spec.label}: only {i} round(s): {p.fds() - fd0:,} "
+                                 f"descriptors of closed idle connections still held 10 s "
+                                 f"after the client closed them")
+                break
             _sample(st, r, p, lambda: loadgen.http_load(port, st.conns, st.duration))
             if r.status != "pending":
                 return
@@ -395,12 +411,12 @@ class IdleScenario(Scenario):
             rss0 = p.rss()
             holder = loadgen.IdleHolder(port, st.idle_conns)
             try:
-                opened = holder.open()
+                opened = holder.open(timeout=60 + st.idle_conns / 200)
                 rss1 = p.rss()
                 _sample(st, r, p, lambda: loadgen.http_load(port, st.conns, st.duration))
                 released = holder.release()
             except Exception as e:  # noqa: BLE001 - recorded as the row's reason
-                r.status, r.reason = "error", f"idle holder: {e}"
+                r.status, r.reason = "error", f"idle holder: {e}: {p.log_tail(1)}"
                 return
             finally:
                 holder.kill()
