@@ -375,6 +375,18 @@ class Conn:
         except OSError as e:
             raise self._error("sendfile", e) from None
 
+    def read_later(self, fn: Any, *args: Any) -> Any:
+        """Start ``fn(*args)`` in a new goroutine when the connection has
+        something to read (data, EOF, an error), is closed, or passes its read
+        deadline; return that goroutine.
+
+        For servers that hold many idle connections: instead of a goroutine
+        parked in ``read`` (several KB of stack each), the connection waits
+        in the poller alone, at a few hundred bytes. ``fn`` then calls
+        ``read`` as usual and gets the data or the error.
+        """
+        return self._fd.read_later(fn, args, f"read_later {self.remote_addr}")
+
     def close(self) -> None:
         """Close the connection; goroutines parked on it raise ClosedError."""
         self._fd.close()

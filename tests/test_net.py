@@ -642,3 +642,88 @@ def test_data_and_eof_in_one_edge(run):
         return out
 
     assert run(body, timeout=10) == [(b"abc", b"", b"")] * 2
+
+
+def test_read_later_runs_when_data_arrives(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()
+        got = []
+        n0 = gonet.num_goroutine()
+        g = peer.read_later(lambda: got.append(peer.read(100)))
+        gonet.sleep(0.05)
+        waiting = (g.state == WAITING, got == [], gonet.num_goroutine() == n0 + 1)
+        c.write(b"wake up")
+        g.join()
+        for x in (c, peer, ln):
+            x.close()
+        return waiting, got
+
+    assert run(body) == ((True, True, True), [b"wake up"])
+
+
+def test_read_later_with_data_already_there_runs_at_once(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()
+        c.write(b"early")
+        gonet.sleep(0.02)  # the poller marks the read side READY
+        g = peer.read_later(peer.read, 100)
+        out = g.join(timeout=2)
+        for x in (c, peer, ln):
+            x.close()
+        return out
+
+    assert run(body) == b"early"
+
+
+def test_read_later_deadline_and_close(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()
+        errs = []
+
+        def reader(conn):
+            try:
+                conn.read(10)
+            except OSError as e:
+                errs.append(type(e).__name__)
+
+        t0 = time.monotonic()
+        peer.set_read_deadline(t0 + 0.1)
+        peer.read_later(reader, peer).join(timeout=5)
+        dt = time.monotonic() - t0
+        g = c.read_later(reader, c)
+        gonet.sleep(0.01)
+        c.close()
+        g.join(timeout=5)
+        peer.close()
+        ln.close()
+        return errs, dt
+
+    errs, dt = run(body)
+    assert errs == ["DeadlineExceededError", "ClosedError"]
+    assert 0.09 <= dt < 1.5
+
+
+def test_read_later_counts_as_io_wait_for_deadlock_detection(run):
+    import threading
+
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        raw = socket.create_connection(("127.0.0.1", ln.addr.port))
+        peer = ln.accept()
+        done = gonet.Chan()
+        peer.read_later(lambda: done.send(peer.read(10)))
+        # No timer, no parked reader: only the fd waits. A plain thread writes.
+        threading.Thread(target=lambda: (time.sleep(0.1), raw.sendall(b"x"))).start()
+        out = done.recv()  # must not be reported as a deadlock
+        raw.close()
+        peer.close()
+        ln.close()
+        return out
+
+    assert run(body) == b"x"

@@ -239,6 +239,29 @@ class FD:
             if self._rq or (self._closing and self._refs == 0):
                 self._unlock_slow(self._rq)
 
+    def read_later(self, fn: Any, args: tuple = (), name: str | None = None) -> Any:
+        """Run ``fn(*args)`` in a new goroutine once the fd is readable, closed,
+        or past its read deadline; returns that goroutine.
+
+        Nothing is parked meanwhile: the goroutine is created parked and never
+        started, so a connection that waits this way costs a few hundred bytes
+        instead of a parked goroutine's stack. Its first read finds the data,
+        or raises the closed or deadline error, as a parked read would have.
+        """
+        if self._rbusy:
+            raise RuntimeError(f"fd {self.sysfd}: read_later while a read is in progress")
+        sched = self._sched
+        self._rdrained = False  # the wake-up is used to start fn: fn must try recv
+        counted = [False]
+        g = sched.spawn_parked(_start_after_wait, (sched, fn, args, counted), name,
+                               "IO wait (idle)")
+        if self._closing or not self.pd.handoff_read(g):
+            sched.ready(g)
+        else:
+            sched.io_waiters += 1  # given back when g starts (see _start_after_wait)
+            counted[0] = True
+        return g
+
     def recvfrom(self, n: int) -> tuple[bytes, Any]:
         """Receive one datagram of at most ``n`` bytes and its sender's address."""
         self._lock_slow(False)
@@ -479,6 +502,14 @@ class FD:
             self.sock.close()
         except Exception:
             pass
+
+
+def _start_after_wait(sched: Any, fn: Any, args: tuple, counted: list) -> Any:
+    """Body of a goroutine made by read_later: leave the I/O-wait count, run fn."""
+    if counted[0]:
+        counted[0] = False
+        sched.io_waiters -= 1
+    return fn(*args)
 
 
 def _os_error(err: int) -> OSError:

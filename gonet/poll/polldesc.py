@@ -228,6 +228,29 @@ class PollDesc:
             return POLL_ERR_TIMEOUT
         return POLL_OK
 
+    def handoff_read(self, g: Any) -> bool:
+        """Make a goroutine that is parked elsewhere (never started, say) the
+        reader: the poller, the deadline or close will ready it as if it had
+        parked in :meth:`wait_read`.
+
+        Returns False, leaving the semaphore alone, when ``g`` should run at
+        once instead: a READY is pending (consumed here), or the descriptor is
+        closing or past its read deadline. The caller then readies ``g``.
+        """
+        rg = self.rg
+        if rg is READY:
+            self.rg = None
+            return False
+        if self.closing or self.rd < 0:
+            return False
+        if rg is not None:
+            raise RuntimeError(f"fd {self.fd}: two goroutines waiting to read")
+        self.rg = g
+        poller = self.poller
+        if poller.arm is not None:
+            poller.arm(self.fd, MODE_R)
+        return True
+
     def _unblock_read(self) -> None:
         """Ready the parked reader, if any (deadline or close)."""
         g = self.rg

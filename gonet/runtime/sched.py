@@ -268,6 +268,21 @@ class Scheduler:
         self.runq.append(g)
         return g
 
+    def spawn_parked(self, fn: Callable, args: tuple = (), name: str | None = None,
+                     reason: str = "IO wait") -> Goroutine:
+        """A goroutine that starts out parked: it runs ``fn(*args)`` once readied.
+
+        Until then it costs its record and an unstarted greenlet (a few hundred
+        bytes), no stack. The FD layer uses it to wait for a readable fd with
+        no goroutine parked on it (see ``FD.read_later``).
+        """
+        g = Goroutine(self, fn, args, {}, name)
+        g.glet = greenlet(g._run, self.hub)
+        g.state = WAITING
+        g.wait_reason = reason
+        self.all[g.id] = g
+        return g
+
     def park(self, reason: str, timeout: float | None = None) -> Any:
         """Park the current goroutine until ``ready``; returns the wake value.
 
