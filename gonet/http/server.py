@@ -126,6 +126,10 @@ class ServerClosed(RuntimeError):
         super().__init__("http: Server closed")
 
 
+class _Released(Exception):
+    """Internal: the idle connection is handed to ``read_later`` (see _read_head)."""
+
+
 class AbortHandler(Exception):
     """Raise in a handler to abort the response without logging (Go's ErrAbortHandler)."""
 
@@ -280,17 +284,21 @@ class _Conn:
 
     # -- the loop ---------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, h: h11.Connection | None = None) -> None:
+        """Serve the connection; ``h`` is given when resuming after an idle release."""
         srv = self.srv
         c = self.c
+        released = False
         try:
-            self._serve()
+            released = self._serve(h)  # True: read_later resumes it (see _read_head)
         except (ClosedError, ConnectionError, DeadlineExceededError):
             pass  # client gone, timed out, or closed by shutdown: nothing to report
         except OSError as e:
             srv._log.debug("http: connection %s: %s", self.remote, e)
         finally:
-            if self.state != HIJACKED:
+            if released:
+                pass
+            elif self.state != HIJACKED:
                 self.state = CLOSED
                 srv._conns.discard(self)
                 c.close()
@@ -299,7 +307,9 @@ class _Conn:
                 self.ctx_cancel = None
                 cancel()
 
-    def _serve(self) -> None:
+    def _serve(self, h: h11.Connection | None = None) -> bool:
+        """The request loop. Returns True when the connection was released
+        while idle (nothing to close), else ends the connection."""
         srv = self.srv
         c = self.c
         handler = srv._handler
@@ -310,19 +320,25 @@ class _Conn:
         remote = self.remote
         new_request = Request.__new__
         fast = _FAST_HEAD
-        h = _H11Connection(_SERVER, max_event)
-        first = True
+        resumed = h is not None
+        first = not resumed
+        if h is None:
+            h = _H11Connection(_SERVER, max_event)
         while True:
             # ---- phase 1: the request head --------------------------------------
             # ``h`` holds any bytes already read past the previous request.
             self.h = h
             try:
-                ev = self._read_head(h, first, fast, max_event)
+                ev = self._read_head(h, first, fast, max_event, resumed)
+            except _Released:
+                c.read_later(self.run, h)
+                return True
             except h11.ProtocolError as e:
                 self._bad_request(e)
-                return
+                return False
             if ev is None:
-                return  # closed between requests
+                return False  # closed between requests
+            resumed = False
             first = False
             t0 = self.t0
 
@@ -453,10 +469,20 @@ class _Conn:
                 self.pending = b""
             self.state = IDLE
 
-    def _read_head(self, h: h11.Connection, first: bool, fast: bool, max_event: int) -> Any:
+    def _read_head(self, h: h11.Connection, first: bool, fast: bool, max_event: int,
+                   resumed: bool = False) -> Any:
         """Read and parse the next request head (h11.Request), None if the
         client closed between requests. Sets the deadlines of the idle and
-        head phases and records the request's start in ``self.t0``."""
+        head phases and records the request's start in ``self.t0``.
+
+        Idle release: between requests, a connection that stays silent for
+        ``srv.idle_release_after`` seconds raises :class:`_Released` after
+        setting the idle deadline; the loop then lets its goroutine finish and
+        leaves the connection to ``Conn.read_later``, which starts a new one
+        when the next request (or EOF, or the idle deadline) arrives. A busy
+        keep-alive connection never gets that far, while thousands of quiet
+        ones cost no stack. ``resumed`` is that new goroutine's first call:
+        the idle deadline is already set."""
         srv = self.srv
         c = self.c
         hdr_to = srv.read_header_timeout
@@ -474,15 +500,30 @@ class _Conn:
                 c.set_read_deadline(_monotonic() + hdr_to if hdr_to is not None else None)
                 self.head_deadline_pending = False
                 waiting = False
-            else:
-                self._wait_deadline(first)
+            elif resumed:
+                self.head_deadline_pending = True  # the idle deadline is set already
                 waiting = True
+            else:
+                waiting = True
+                release = srv.idle_release_after
+                if release is None or first:
+                    self._wait_deadline(first)
+                else:
+                    data = self._idle_read(release)
+                    if data is None:
+                        raise _Released
+                    if not data:
+                        return None
+                    h.receive_data(data)
             read = c.read
             while True:
-                data = read(65536)
-                if not data:
-                    return None
-                h.receive_data(data)
+                if waiting and len(buf):
+                    pass  # _idle_read brought the first bytes
+                else:
+                    data = read(65536)
+                    if not data:
+                        return None
+                    h.receive_data(data)
                 if waiting:
                     waiting = False
                     self._started(srv)
@@ -527,18 +568,41 @@ class _Conn:
             raise h11.RemoteProtocolError("request head too large", 431)
         return ev
 
-    def _wait_deadline(self, first: bool) -> None:
+    def _idle_read(self, release: float) -> bytes | None:
+        """Wait for the next request between requests, parked at most
+        ``release`` seconds: the bytes read, or None when the goroutine should
+        be released (the idle deadline is then set for ``read_later``)."""
+        srv = self.srv
+        c = self.c
+        idle_to = srv.idle_timeout if srv.idle_timeout is not None else srv.read_timeout
+        now = _monotonic()
+        idle_dl = now + idle_to if idle_to is not None else None
+        self.head_deadline_pending = True
+        if idle_dl is not None and idle_dl - now <= release:
+            c.set_read_deadline(idle_dl)  # too short to be worth a release
+            return c.read(65536)
+        c.set_read_deadline(now + release)
+        try:
+            return c.read(65536)
+        except DeadlineExceededError:
+            c.set_read_deadline(idle_dl)
+            return None
+
+    def _wait_deadline(self, first: bool) -> float | None:
         """Before the first byte of a request: the head deadline counts from
-        accept for the first request, else the idle deadline applies."""
+        accept for the first request, else the idle deadline applies.
+        Returns the deadline (None for no limit)."""
         srv = self.srv
         if first:
             hdr_to = srv.read_header_timeout
-            self.c.set_read_deadline(self.created + hdr_to if hdr_to is not None else None)
+            dl = self.created + hdr_to if hdr_to is not None else None
             self.head_deadline_pending = False
         else:
             idle_to = srv.idle_timeout if srv.idle_timeout is not None else srv.read_timeout
-            self.c.set_read_deadline(_monotonic() + idle_to if idle_to is not None else None)
+            dl = _monotonic() + idle_to if idle_to is not None else None
             self.head_deadline_pending = True
+        self.c.set_read_deadline(dl)
+        return dl
 
     def _started(self, srv: Server) -> None:
         """The first bytes of a request arrived."""
@@ -610,8 +674,10 @@ class Server:
         idle_timeout: float | None = 120.0,
         max_header_bytes: int = 1 << 20,
         error_log: logging.Logger | None = None,
+        idle_release_after: float | None = 0.25,
     ) -> None:
         self.addr = addr
+        self.idle_release_after = idle_release_after
         self.handler = handler
         self.read_timeout = read_timeout
         self.read_header_timeout = read_header_timeout
