@@ -284,13 +284,13 @@ class _Conn:
 
     # -- the loop ---------------------------------------------------------------
 
-    def run(self, h: h11.Connection | None = None) -> None:
-        """Serve the connection; ``h`` is given when resuming after an idle release."""
+    def run(self, resumed: bool = False) -> None:
+        """Serve the connection; ``resumed`` after an idle release."""
         srv = self.srv
         c = self.c
         released = False
         try:
-            released = self._serve(h)  # True: read_later resumes it (see _read_head)
+            released = self._serve(resumed)  # True: read_later resumes it (see _read_head)
         except (ClosedError, ConnectionError, DeadlineExceededError):
             pass  # client gone, timed out, or closed by shutdown: nothing to report
         except OSError as e:
@@ -307,7 +307,7 @@ class _Conn:
                 self.ctx_cancel = None
                 cancel()
 
-    def _serve(self, h: h11.Connection | None = None) -> bool:
+    def _serve(self, resumed: bool = False) -> bool:
         """The request loop. Returns True when the connection was released
         while idle (nothing to close), else ends the connection."""
         srv = self.srv
@@ -320,10 +320,8 @@ class _Conn:
         remote = self.remote
         new_request = Request.__new__
         fast = _FAST_HEAD
-        resumed = h is not None
         first = not resumed
-        if h is None:
-            h = _H11Connection(_SERVER, max_event)
+        h = _H11Connection(_SERVER, max_event)
         while True:
             # ---- phase 1: the request head --------------------------------------
             # ``h`` holds any bytes already read past the previous request.
@@ -331,7 +329,10 @@ class _Conn:
             try:
                 ev = self._read_head(h, first, fast, max_event, resumed)
             except _Released:
-                c.read_later(self.run, h)
+                # Nothing is buffered (or there would be no wait): a released
+                # connection keeps no h11 state, and resumes with a fresh one.
+                self.h = None
+                c.read_later(self.run, True)
                 return True
             except h11.ProtocolError as e:
                 self._bad_request(e)
