@@ -252,14 +252,9 @@ class FD:
             raise RuntimeError(f"fd {self.sysfd}: read_later while a read is in progress")
         sched = self._sched
         self._rdrained = False  # the wake-up is used to start fn: fn must try recv
-        counted = [False]
-        g = sched.spawn_parked(_start_after_wait, (sched, fn, args, counted), name,
-                               "IO wait (idle)")
+        g = sched.spawn_parked(fn, args, name, "IO wait (idle)")
         if self._closing or not self.pd.handoff_read(g):
             sched.ready(g)
-        else:
-            sched.io_waiters += 1  # given back when g starts (see _start_after_wait)
-            counted[0] = True
         return g
 
     def recvfrom(self, n: int) -> tuple[bytes, Any]:
@@ -502,14 +497,6 @@ class FD:
             self.sock.close()
         except Exception:
             pass
-
-
-def _start_after_wait(sched: Any, fn: Any, args: tuple, counted: list) -> Any:
-    """Body of a goroutine made by read_later: leave the I/O-wait count, run fn."""
-    if counted[0]:
-        counted[0] = False
-        sched.io_waiters -= 1
-    return fn(*args)
 
 
 def _os_error(err: int) -> OSError:

@@ -7,8 +7,8 @@ harmless. :class:`Netpoller` ties one OS backend (``backend_*.py``) to one
 scheduler and turns backend events into goroutines to run.
 
 The layer is passive: it never imports the scheduler. Each Netpoller is handed
-the scheduler that owns it, and uses only its ``park``, ``ready``, ``current``,
-``timers`` and ``io_waiters`` members.
+the scheduler that owns it, and uses only its ``park_io``, ``ready``,
+``current`` and ``timers`` members.
 
 The semaphores ``rg`` and ``wg``
 --------------------------------
@@ -183,11 +183,9 @@ class PollDesc:
         self.rg = g = sched.current
         if poller.arm is not None:
             poller.arm(self.fd, MODE_R)
-        sched.io_waiters += 1
         try:
-            sched.park("IO wait")
+            sched.park_io(g)
         finally:
-            sched.io_waiters -= 1
             if self.rg is g:  # left the park without a wake-up (an exception)
                 self.rg = None
         if self.closing:
@@ -215,11 +213,9 @@ class PollDesc:
         self.wg = g = sched.current
         if poller.arm is not None:
             poller.arm(self.fd, MODE_W)
-        sched.io_waiters += 1
         try:
-            sched.park("IO wait")
+            sched.park_io(g)
         finally:
-            sched.io_waiters -= 1
             if self.wg is g:
                 self.wg = None
         if self.closing:
@@ -442,6 +438,18 @@ class Netpoller:
     def poll(self, delay: float) -> list:
         """Wait up to ``delay`` seconds; returns goroutines made runnable."""
         return self.backend.poll(delay)
+
+    def has_waiters(self) -> bool:
+        """Is any goroutine waiting on one of this poller's descriptors?
+
+        Asked by the scheduler's deadlock check only, which runs just before
+        it would block for good; so it is a scan rather than a counter kept
+        up to date on every park.
+        """
+        for pd in self.fds.values():
+            if (pd.rg is not None and pd.rg is not READY) or (pd.wg is not None and pd.wg is not READY):
+                return True
+        return False
 
     def wake(self) -> None:
         """Interrupt a blocked poll from any thread (Go's netpollBreak)."""

@@ -237,7 +237,6 @@ class Scheduler:
         self.runq: deque[Goroutine] = deque()
         self.timers = TimerHeap()
         self.netpoll = Netpoller(self, backend)
-        self.io_waiters = 0  # goroutines parked on a pollDesc
         self.external_waiters = 0  # parked on something another thread will wake
         self.inbox: deque[tuple[Goroutine, Any]] = deque()  # ready requests from other threads
         self.main_exc: BaseException | None = None
@@ -300,6 +299,15 @@ class Scheduler:
         v = g.wakeval
         g.wakeval = None
         return v
+
+    def park_io(self, g: Goroutine) -> None:
+        """``park`` cut to what an I/O wait needs: ``g`` is current, no timeout,
+        no wake value. The pollDesc that holds ``g`` decides why it woke."""
+        if g is None:
+            raise RuntimeError("park called from the scheduler itself (a timer callback?)")
+        g.state = WAITING
+        g.wait_reason = "IO wait"
+        self.hub.switch()
 
     def ready(self, g: Goroutine, val: Any = None) -> bool:
         """Make a parked goroutine runnable with wake value ``val`` (this thread only)."""
@@ -399,9 +407,12 @@ class Scheduler:
                 else:
                     delay = -1.0
             stats["polls"] += 1
-            woken = netpoll.poll(delay)
-            for g in woken:
-                ready(g)
+            # Goroutines woken by the poller were parked by park_io (no timer,
+            # no wake value): making them runnable is just this.
+            for g in netpoll.poll(delay):
+                if g.state == WAITING:
+                    g.state = RUNNABLE
+                    runq.append(g)
             if not runq:
                 continue
             # 4. run goroutines
@@ -419,7 +430,7 @@ class Scheduler:
         return (
             not self.runq
             and not self.inbox
-            and self.io_waiters == 0
+            and not self.netpoll.has_waiters()
             and self.external_waiters == 0
             and self.main.state == WAITING
         )
