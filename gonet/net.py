@@ -311,14 +311,59 @@ def _new_socket(family: int, sotype: int) -> socket.socket:
 Deadline = Union[float, None]
 
 
-class Conn:
+class _Endpoint:
+    """What Conn, Listener and PacketConn share: an FD, close, fileno, ``with``."""
+
+    __slots__ = ("_fd", "network", "__weakref__")
+
+    _fd: FD
+
+    def close(self) -> None:
+        """Close it; goroutines parked on it raise ClosedError."""
+        self._fd.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._fd.closed
+
+    def fileno(self) -> int:
+        return self._fd.sysfd
+
+    def __enter__(self):  # returns the subclass instance
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class _DeadlineEndpoint(_Endpoint):
+    """Read and write deadlines, for Conn and PacketConn."""
+
+    __slots__ = ()
+
+    def set_deadline(self, t: Deadline) -> None:
+        """Deadline (absolute ``time.monotonic()``; None clears) for reads and writes.
+
+        Applies to operations in progress too: a read already parked wakes at
+        the new deadline (at once if it is in the past).
+        """
+        self._fd.set_deadline(t)
+
+    def set_read_deadline(self, t: Deadline) -> None:
+        self._fd.set_read_deadline(t)
+
+    def set_write_deadline(self, t: Deadline) -> None:
+        self._fd.set_write_deadline(t)
+
+
+class Conn(_DeadlineEndpoint):
     """A stream connection (TCP or unix), or a connected UDP socket.
 
     Blocking-style: each call parks the calling goroutine, never the thread.
     Only one goroutine reads and one writes at a time; others wait their turn.
     """
 
-    __slots__ = ("_fd", "network", "_laddr", "_raddr", "__weakref__")
+    __slots__ = ("_laddr", "_raddr")
 
     def __init__(self, fd: FD, network: str, laddr: Any, raddr: Any) -> None:
         self._fd = fd
@@ -387,10 +432,6 @@ class Conn:
         """
         return self._fd.read_later(fn, args, f"read_later {self.remote_addr}")
 
-    def close(self) -> None:
-        """Close the connection; goroutines parked on it raise ClosedError."""
-        self._fd.close()
-
     def close_write(self) -> None:
         """Shut down the writing side (the peer reads EOF); reading goes on."""
         try:
@@ -404,20 +445,6 @@ class Conn:
             self._fd.shutdown(socket.SHUT_RD)
         except OSError as e:
             raise self._error("close", e) from None
-
-    @property
-    def closed(self) -> bool:
-        return self._fd.closed
-
-    def set_deadline(self, t: Deadline) -> None:
-        """Deadline (absolute ``time.monotonic()``; None clears) for reads and writes."""
-        self._fd.set_deadline(t)
-
-    def set_read_deadline(self, t: Deadline) -> None:
-        self._fd.set_read_deadline(t)
-
-    def set_write_deadline(self, t: Deadline) -> None:
-        self._fd.set_write_deadline(t)
 
     def set_no_delay(self, on: bool = True) -> None:
         self._sockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(on))
@@ -438,24 +465,15 @@ class Conn:
         except OSError as e:
             raise self._error("set", e) from None
 
-    def fileno(self) -> int:
-        return self._fd.sysfd
-
     def detach(self) -> socket.socket:
         """Take the socket away from the poller (it stays open); the Conn is done."""
         return self._fd.detach_socket()
 
-    def __enter__(self) -> Conn:
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
-class Listener:
+class Listener(_Endpoint):
     """A stream listener (TCP or unix). ``accept`` parks until a client connects."""
 
-    __slots__ = ("_fd", "network", "_addr", "_unlink", "__weakref__")
+    __slots__ = ("_addr", "_unlink")
 
     def __init__(self, fd: FD, network: str, unlink: str | None = None) -> None:
         self._fd = fd
@@ -492,22 +510,9 @@ class Listener:
                 pass
             self._unlink = None
 
-    @property
-    def closed(self) -> bool:
-        return self._fd.closed
-
     def set_deadline(self, t: Deadline) -> None:
         """Deadline for accept (absolute monotonic time, None to clear)."""
         self._fd.set_read_deadline(t)
-
-    def fileno(self) -> int:
-        return self._fd.sysfd
-
-    def __enter__(self) -> Listener:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def __iter__(self):
         """Accept connections until the listener is closed."""
@@ -518,10 +523,10 @@ class Listener:
                 return
 
 
-class PacketConn:
+class PacketConn(_DeadlineEndpoint):
     """A datagram endpoint (UDP): ``read_from`` / ``write_to`` with deadlines."""
 
-    __slots__ = ("_fd", "network", "_laddr", "__weakref__")
+    __slots__ = ("_laddr",)
 
     def __init__(self, fd: FD, network: str) -> None:
         self._fd = fd
@@ -559,30 +564,6 @@ class PacketConn:
         except OSError as e:
             raise _op_error(e, "write", self.network, self._laddr, address) from None
 
-    def close(self) -> None:
-        self._fd.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._fd.closed
-
-    def set_deadline(self, t: Deadline) -> None:
-        self._fd.set_deadline(t)
-
-    def set_read_deadline(self, t: Deadline) -> None:
-        self._fd.set_read_deadline(t)
-
-    def set_write_deadline(self, t: Deadline) -> None:
-        self._fd.set_write_deadline(t)
-
-    def fileno(self) -> int:
-        return self._fd.sysfd
-
-    def __enter__(self) -> PacketConn:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 def _match_family(fam_sa: list[tuple[int, Any]], family: int) -> Any:

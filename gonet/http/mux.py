@@ -358,7 +358,8 @@ def _strip_port(host: str) -> str:
     return (host[:i] if i >= 0 else host).lower()
 
 
-def _handler_fn(handler: Any) -> Callable:
+def handler_fn(handler: Any) -> Callable:
+    """The ``(w, r)`` callable of a handler: its ``serve_http``, or itself."""
     fn = getattr(handler, "serve_http", None)
     if fn is not None:
         return fn
@@ -397,7 +398,7 @@ class ServeMux:
         """Register ``handler`` (a callable ``(w, r)`` or an object with
         ``serve_http``) for ``pattern``. Raises ValueError for a malformed
         pattern or one that conflicts with a registered pattern."""
-        self._register(pattern, _handler_fn(handler), _caller_loc(2))
+        self._register(pattern, handler_fn(handler), _caller_loc(2))
 
     def handle_func(self, pattern: str, fn: Callable | None = None) -> Any:
         """Register ``fn(w, r)`` for ``pattern``; without ``fn``, a decorator."""
@@ -405,11 +406,11 @@ class ServeMux:
             loc = _caller_loc(2)
 
             def deco(f: Callable) -> Callable:
-                self._register(pattern, _handler_fn(f), loc)
+                self._register(pattern, handler_fn(f), loc)
                 return f
 
             return deco
-        self._register(pattern, _handler_fn(fn), _caller_loc(2))
+        self._register(pattern, handler_fn(fn), _caller_loc(2))
         return fn
 
     def _register(self, text: str, fn: Callable, loc: str) -> None:

@@ -59,6 +59,7 @@ from typing import Any
 
 import h11
 
+from gonet.http.mux import handler_fn
 from gonet.http.request import NO_BODY, Body, Request
 from gonet.http.response import ResponseWriter
 from gonet.net import ClosedError, DeadlineExceededError, Listener, listen
@@ -135,14 +136,7 @@ class AbortHandler(Exception):
 
 
 def _handler_fn(handler: Any) -> Callable:
-    if handler is None:
-        return _default_mux().serve_http
-    fn = getattr(handler, "serve_http", None)
-    if fn is not None:
-        return fn
-    if callable(handler):
-        return handler
-    raise TypeError(f"http: handler must be callable (w, r) or have serve_http, not {type(handler).__name__}")
+    return _default_mux().serve_http if handler is None else handler_fn(handler)
 
 
 def _default_mux() -> Any:
