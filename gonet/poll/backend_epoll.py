@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import select
 
-from gonet.poll._wakefd import Waker
+from gonet.poll.backend_base import Backend
 from gonet.poll.polldesc import MODE_EOF, MODE_R, MODE_W, netpollready
 
 _EPOLLIN = select.EPOLLIN
@@ -35,15 +35,13 @@ _EOF_EVENTS = _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
 _MAX_EVENTS = 512
 
 
-class EpollBackend:
+class EpollBackend(Backend):
     name = "epoll"
     level_triggered = False
 
     def __init__(self, netpoller) -> None:
+        super().__init__(netpoller)
         self._ep = select.epoll()
-        self._fds = netpoller.fds
-        self._waker = Waker()
-        self._wfd = self._waker.rfd
         self._ep.register(self._wfd, _EPOLLIN)  # level-triggered; drained on wake
 
     def open(self, fd: int) -> None:
@@ -55,9 +53,6 @@ class EpollBackend:
         except (OSError, ValueError):
             pass  # already closed by the user: the kernel dropped it
 
-    def arm(self, fd: int, mode: int) -> None:  # pragma: no cover - ET needs no arming
-        pass
-
     def poll(self, delay: float) -> list:
         try:
             events = self._ep.poll(delay, _MAX_EVENTS)
@@ -68,8 +63,7 @@ class EpollBackend:
         for fd, ev in events:
             pd = fds.get(fd)
             if pd is None:
-                if fd == self._wfd:
-                    self._waker.drain()
+                self._no_polldesc(fd)
                 continue
             mode = 0
             if ev & _READ_EVENTS:
@@ -82,9 +76,6 @@ class EpollBackend:
                 netpollready(pd, mode, out)
         return out
 
-    def wake(self) -> None:
-        self._waker.wake()
-
     def shutdown(self) -> None:
         self._ep.close()
-        self._waker.close()
+        super().shutdown()

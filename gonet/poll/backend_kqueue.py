@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import select
 
-from gonet.poll._wakefd import Waker
+from gonet.poll.backend_base import Backend
 from gonet.poll.polldesc import MODE_EOF, MODE_R, MODE_RW, MODE_W, netpollready
 
 _MAX_EVENTS = 512
 
 
-class KqueueBackend:
+class KqueueBackend(Backend):
     name = "kqueue"
     level_triggered = False
 
     def __init__(self, netpoller) -> None:
+        super().__init__(netpoller)
         self._kq = select.kqueue()
-        self._fds = netpoller.fds
-        self._waker = Waker()
-        self._wfd = self._waker.rfd
         self._kq.control(
             [select.kevent(self._wfd, select.KQ_FILTER_READ, select.KQ_EV_ADD)], 0, 0
         )
@@ -48,9 +46,6 @@ class KqueueBackend:
             except OSError:
                 pass
 
-    def arm(self, fd: int, mode: int) -> None:  # pragma: no cover - EV_CLEAR needs no arming
-        pass
-
     def poll(self, delay: float) -> list:
         try:
             events = self._kq.control(None, _MAX_EVENTS, None if delay < 0 else delay)
@@ -62,8 +57,7 @@ class KqueueBackend:
             fd = kev.ident
             pd = fds.get(fd)
             if pd is None:
-                if fd == self._wfd:
-                    self._waker.drain()
+                self._no_polldesc(fd)
                 continue
             if kev.flags & select.KQ_EV_ERROR:
                 mode = MODE_RW
@@ -78,9 +72,6 @@ class KqueueBackend:
             netpollready(pd, mode, out)
         return out
 
-    def wake(self) -> None:
-        self._waker.wake()
-
     def shutdown(self) -> None:
         self._kq.close()
-        self._waker.close()
+        super().shutdown()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import select
 
-from gonet.poll._wakefd import Waker
+from gonet.poll.backend_base import Backend
 from gonet.poll.polldesc import MODE_EOF, MODE_R, MODE_W, netpollready
 
 _POLLIN = select.POLLIN
@@ -24,16 +24,14 @@ _POLLNVAL = select.POLLNVAL
 _POLLRDHUP = getattr(select, "POLLRDHUP", 0)
 
 
-class PollBackend:
+class PollBackend(Backend):
     name = "poll"
     level_triggered = True
 
     def __init__(self, netpoller) -> None:
+        super().__init__(netpoller)
         self._p = select.poll()
-        self._fds = netpoller.fds
         self._interest: dict[int, int] = {}  # fd -> armed POLLIN/POLLOUT bits
-        self._waker = Waker()
-        self._wfd = self._waker.rfd
         self._p.register(self._wfd, _POLLIN)
 
     def open(self, fd: int) -> None:
@@ -72,8 +70,7 @@ class PollBackend:
         for fd, ev in events:
             pd = fds.get(fd)
             if pd is None:
-                if fd == self._wfd:
-                    self._waker.drain()
+                self._no_polldesc(fd)
                 continue
             mode = 0
             if ev & (_POLLIN | _POLLPRI | _POLLRDHUP | _POLLERR | _POLLHUP | _POLLNVAL):
@@ -101,8 +98,3 @@ class PollBackend:
             netpollready(pd, mode, out)
         return out
 
-    def wake(self) -> None:
-        self._waker.wake()
-
-    def shutdown(self) -> None:
-        self._waker.close()
