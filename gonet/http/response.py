@@ -376,6 +376,8 @@ class ResponseWriter:
                 parts.append("Content-Type: " + detect_content_type(b"".join(self._buf)) + "\r\n")
             if self._cl >= 0:
                 parts.append(f"Content-Length: {self._cl}\r\n")
+                if final and self._written < self._cl and not self._head_req:
+                    self._close = True  # the client waits for bytes that will never come
             elif final and (self._written or not self._head_req):
                 self._cl = self._written
                 parts.append(f"Content-Length: {self._written}\r\n")

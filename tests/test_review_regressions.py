@@ -1,0 +1,34 @@
+"""Regression tests for bugs found in review; each failed before its fix."""
+
+from __future__ import annotations
+
+import socket
+
+from gonet.http.httptest import TestServer
+
+
+def _recv_until_eof(s: socket.socket) -> bytes:
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_short_body_against_declared_content_length_closes_the_connection():
+    # Go: a handler that writes less than its declared Content-Length gets the
+    # connection closed after the response, or the client (waiting for the
+    # missing bytes) would read the next response as this one's body.
+    def handler(w, r):
+        w.header().set("Content-Length", "10")
+        w.write(b"hello")
+
+    with TestServer(handler) as ts:
+        s = socket.create_connection(("127.0.0.1", ts.port), timeout=3)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        data = _recv_until_eof(s)  # socket.timeout here: the server kept it open
+        s.close()
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"Content-Length: 10\r\n" in data
+    assert data.endswith(b"\r\n\r\nhello")
