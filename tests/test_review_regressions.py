@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 from gonet.http.httptest import TestServer
 
@@ -32,3 +33,17 @@ def test_short_body_against_declared_content_length_closes_the_connection():
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"Content-Length: 10\r\n" in data
     assert data.endswith(b"\r\n\r\nhello")
+
+
+def test_read_timeout_bounds_the_request_head_when_read_header_timeout_is_none():
+    # Go: ReadHeaderTimeout zero -> ReadTimeout applies to the head; the
+    # docstring: read_timeout runs from the start of a request.
+    with TestServer(lambda w, r: w.write(b"x"), read_header_timeout=None, read_timeout=0.5) as ts:
+        s = socket.create_connection(("127.0.0.1", ts.port), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n")  # never finished
+        t0 = time.monotonic()
+        data = _recv_until_eof(s)
+        dt = time.monotonic() - t0
+        s.close()
+    assert data == b""
+    assert dt < 3.0

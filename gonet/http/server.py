@@ -481,6 +481,8 @@ class _Conn:
         srv = self.srv
         c = self.c
         hdr_to = srv.read_header_timeout
+        if hdr_to is None:
+            hdr_to = srv.read_timeout  # Go: no ReadHeaderTimeout -> ReadTimeout
         if fast:
             buf = h._receive_buffer
             n = len(buf)
@@ -590,6 +592,8 @@ class _Conn:
         srv = self.srv
         if first:
             hdr_to = srv.read_header_timeout
+            if hdr_to is None:
+                hdr_to = srv.read_timeout
             dl = self.created + hdr_to if hdr_to is not None else None
             self.head_deadline_pending = False
         else:
