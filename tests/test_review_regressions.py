@@ -47,3 +47,32 @@ def test_read_timeout_bounds_the_request_head_when_read_header_timeout_is_none()
         s.close()
     assert data == b""
     assert dt < 3.0
+
+
+def test_sleep_cut_short_by_an_exception_does_not_wake_a_later_park(run):
+    # A goroutine's SystemExit is handed to main while main sleeps; main
+    # catches it and joins a worker. The abandoned sleep's timer must not
+    # ready main in the middle of that join (join would return early).
+    from gonet.runtime.sched import go, sleep
+
+    def body():
+        def quitter():
+            raise SystemExit(3)
+
+        go(quitter)
+        try:
+            sleep(0.2)
+        except SystemExit:
+            pass
+        else:
+            raise AssertionError("SystemExit was not delivered to main")
+
+        def worker():
+            sleep(0.6)
+            return "done"
+
+        g = go(worker)
+        assert g.join() == "done"
+        assert g.done()
+
+    run(body)

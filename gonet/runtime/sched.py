@@ -522,7 +522,9 @@ def sleep(seconds: float) -> None:
         return
     g.state = WAITING
     g.wait_reason = "sleep"
-    sched.timers.add(_monotonic() + seconds, _ready_timer, sched, g)
+    # Kept in g.timer so that a sleep cut short (an exception thrown into
+    # main) cancels it: it must not ready g later, parked on something else.
+    g.timer = sched.timers.add(_monotonic() + seconds, _park_timeout, sched, g)
     sched.hub.switch()
     g.wakeval = None
 
