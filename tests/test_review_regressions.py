@@ -76,3 +76,20 @@ def test_sleep_cut_short_by_an_exception_does_not_wake_a_later_park(run):
         assert g.done()
 
     run(body)
+
+
+def test_graceful_shutdown_closes_a_connection_with_only_part_of_a_request_head():
+    # Go: a connection is active once a whole request head is read; one that
+    # has sent part of the next head is idle and shutdown closes it, rather
+    # than waiting (up to read_header_timeout, or forever) for the client.
+    with TestServer(lambda w, r: w.write(b"hi")) as ts:
+        s = socket.create_connection(("127.0.0.1", ts.port), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        s.sendall(b"GET / HTTP/1.1\r\nHost")
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        assert ts.shutdown(3.0) is True
+        assert time.monotonic() - t0 < 1.0
+        assert _recv_until_eof(s) == b""
+        s.close()

@@ -29,7 +29,7 @@ a streaming response: its deadline only bounds reading the request; once the
 body is read, the "client went away" watcher (below) runs with no deadline.
 
 Connection states (``_Conn.state``): NEW (accepted, no request yet) ->
-ACTIVE (a request is being read or served) -> IDLE (waiting between
+ACTIVE (a request head has been read; the request is being served) -> IDLE (waiting between
 requests) -> ACTIVE ... ; HIJACKED when a handler takes the connection.
 ``shutdown`` closes IDLE connections (and NEW ones older than 5 s, as Go
 does), lets ACTIVE ones finish their current response with
@@ -333,6 +333,7 @@ class _Conn:
                 return False
             if ev is None:
                 return False  # closed between requests
+            self.state = ACTIVE
             resumed = False
             first = False
             t0 = self.t0
@@ -604,8 +605,8 @@ class _Conn:
         return dl
 
     def _started(self, srv: Server) -> None:
-        """The first bytes of a request arrived."""
-        self.state = ACTIVE
+        """The first bytes of a request arrived (the connection turns ACTIVE
+        only once the whole head is read: until then shutdown may close it)."""
         if srv.read_timeout is not None:
             self.t0 = _monotonic()
 
