@@ -93,3 +93,68 @@ def test_graceful_shutdown_closes_a_connection_with_only_part_of_a_request_head(
         assert time.monotonic() - t0 < 1.0
         assert _recv_until_eof(s) == b""
         s.close()
+
+
+def test_read_later_after_a_timed_out_read_still_sees_data_already_there(run):
+    # The poller readies a parked reader (consuming the edge), but the run
+    # queue is long and the read deadline fires before the reader runs: the
+    # read times out with the data unread. read_later must not then wait for
+    # an edge that already came: it would sleep until the next deadline.
+    import gonet
+    from gonet.runtime.sched import RUNNABLE, WAITING, go, sleep
+
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        client = socket.create_connection(("127.0.0.1", ln.addr.port))
+        conn = ln.accept()
+        stop = []
+        first = []
+        got = []
+
+        def resumed():
+            try:
+                got.append(conn.read(100))
+            except OSError as e:
+                got.append(e)
+
+        def reader():
+            conn.set_read_deadline(time.monotonic() + 0.3)
+            try:
+                first.append(conn.read(100))
+            except gonet.DeadlineExceededError as e:
+                first.append(e)
+            conn.set_read_deadline(time.monotonic() + 5.0)
+            conn.read_later(resumed)
+
+        sent = []
+        hogged = []
+
+        def spinner():
+            # Each goroutine in the queue: once the reader is parked, send it
+            # data; the first to run after the poller readied the reader (so
+            # the reader is behind 60 others in the run queue) blocks the
+            # thread past the read deadline.
+            while not stop:
+                if not sent and r.state == WAITING:
+                    sent.append(1)
+                    client.sendall(b"ping")
+                elif sent and not hogged and r.state == RUNNABLE:
+                    hogged.append(1)
+                    time.sleep(0.5)
+                sleep(0)
+
+        for _ in range(70):
+            go(spinner)
+        r = go(reader)
+        sleep(1.5)
+        stop.append(1)
+        sleep(0.01)
+        conn.close()
+        sleep(0.05)
+        client.close()
+        ln.close()
+        return first, got
+
+    first, got = run(body)
+    assert isinstance(first[0], gonet.DeadlineExceededError)  # the race was staged
+    assert got == [b"ping"]

@@ -253,9 +253,25 @@ class FD:
         sched = self._sched
         self._rdrained = False  # the wake-up is used to start fn: fn must try recv
         g = sched.spawn_parked(fn, args, name, "IO wait (idle)")
-        if self._closing or not self.pd.handoff_read(g):
+        if self._closing or self._readable_now() or not self.pd.handoff_read(g):
             sched.ready(g)
         return g
+
+    def _readable_now(self) -> bool:
+        """Is there something to read (data, EOF, an error) right now?
+
+        read_later cannot trust an empty semaphore alone: a read that parked,
+        was readied by the poller and then timed out (its deadline fired
+        before it ran) consumed the edge without reading, and no edge will
+        come again for data already there.
+        """
+        try:
+            self.sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True  # the read will report it
+        return True
 
     def recvfrom(self, n: int) -> tuple[bytes, Any]:
         """Receive one datagram of at most ``n`` bytes and its sender's address."""
