@@ -158,3 +158,33 @@ def test_read_later_after_a_timed_out_read_still_sees_data_already_there(run):
     first, got = run(body)
     assert isinstance(first[0], gonet.DeadlineExceededError)  # the race was staged
     assert got == [b"ping"]
+
+
+def test_blocking_call_cut_short_by_an_exception_does_not_wake_a_later_park(run):
+    # Like the sleep case: main is parked in a thread-pool call when a
+    # goroutine's SystemExit is handed to it. When the call finishes later,
+    # its completion must not ready main inside an unrelated park.
+    from gonet.runtime.sched import go, sleep
+    from gonet.runtime.threadpool import blocking
+
+    def body():
+        def quitter():
+            raise SystemExit(3)
+
+        go(quitter)
+        try:
+            blocking(time.sleep, 0.2)
+        except SystemExit:
+            pass
+        else:
+            raise AssertionError("SystemExit was not delivered to main")
+
+        def worker():
+            sleep(0.6)
+            return "done"
+
+        g = go(worker)
+        assert g.join() == "done"
+        assert g.done()
+
+    run(body)

@@ -46,13 +46,24 @@ def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     sched = get_sched()
     g = sched.current
     fut: Future = _get_pool().submit(fn, *args, **kwargs)
-    # The callback runs on the worker thread (or here, if fn already finished,
-    # where ready() of a running goroutine is a no-op and fut.done() is True).
-    fut.add_done_callback(lambda f: sched.ready_threadsafe(g))
+    # The completion is handed to the hub, which readies g only if g still
+    # waits for this call: not if fn finished before the park (fut.done()
+    # below), nor if the park was left by an exception thrown into g.
+    waiting = [True]
+
+    def wake() -> None:
+        if waiting[0]:
+            waiting[0] = False
+            sched.ready(g)
+
+    fut.add_done_callback(lambda f: sched.call_soon_threadsafe(wake))
     if not fut.done():
         sched.external_waiters += 1
         try:
             sched.park("syscall")
         finally:
+            waiting[0] = False
             sched.external_waiters -= 1
+    else:
+        waiting[0] = False
     return fut.result()
