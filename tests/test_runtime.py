@@ -301,3 +301,19 @@ def test_each_thread_has_its_own_scheduler(run):
         return mine is not other[0]
 
     assert run(body)
+
+
+def test_a_raising_timer_callback_does_not_kill_the_scheduler(run, capfd):
+    def body():
+        sched = get_sched()
+
+        def bad(a, b):
+            raise ValueError("callback-bug")
+
+        sched.timers.add(time.monotonic(), bad)
+        gonet.sleep(0.05)  # the hub runs the faulty callback meanwhile
+        g = gonet.go(lambda: 7)
+        return g.join()
+
+    assert run(body) == 7
+    assert "callback-bug" in capfd.readouterr().err

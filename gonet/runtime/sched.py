@@ -365,6 +365,12 @@ class Scheduler:
             except (KeyboardInterrupt, SystemExit) as e:
                 # A signal landed while the hub ran (typically inside epoll_wait).
                 self.main_exc = e
+            except Exception:  # noqa: BLE001 - the loop must outlive a faulty callback
+                # A timer or call_soon_threadsafe callback raised. Unguarded, it
+                # would end the hub and with it every goroutine of this thread;
+                # report it as threading reports a dying thread, and go on.
+                print("Exception in a gonet scheduler callback:", file=sys.stderr)
+                traceback.print_exc(file=sys.stderr)
             self._deliver_main_exc()
 
     def _deliver_main_exc(self) -> None:
@@ -461,10 +467,6 @@ def _park_timeout(sched: Scheduler, g: Goroutine) -> None:
     if g.timer is not None:
         g.timer = None  # fired: ready() must not cancel it
         sched.ready(g, TIMEOUT)
-
-
-def _ready_timer(sched: Scheduler, g: Goroutine) -> None:
-    sched.ready(g)
 
 
 _tls = threading.local()
