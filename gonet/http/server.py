@@ -481,9 +481,8 @@ class _Conn:
         the idle deadline is already set."""
         srv = self.srv
         c = self.c
-        hdr_to = srv.read_header_timeout
-        if hdr_to is None:
-            hdr_to = srv.read_timeout  # Go: no ReadHeaderTimeout -> ReadTimeout
+        hdr_to = srv._head_timeout()
+        data = None  # bytes _idle_read brought, for the loop below
         if fast:
             buf = h._receive_buffer
             n = len(buf)
@@ -510,18 +509,14 @@ class _Conn:
                     data = self._idle_read(release)
                     if data is None:
                         raise _Released
-                    if not data:
-                        return None
-                    h.receive_data(data)
             read = c.read
             while True:
-                if waiting and len(buf):
-                    pass  # _idle_read brought the first bytes
-                else:
+                if data is None:
                     data = read(65536)
-                    if not data:
-                        return None
-                    h.receive_data(data)
+                if not data:
+                    return None
+                h.receive_data(data)
+                data = None
                 if waiting:
                     waiting = False
                     self._started(srv)
@@ -570,11 +565,9 @@ class _Conn:
         """Wait for the next request between requests, parked at most
         ``release`` seconds: the bytes read, or None when the goroutine should
         be released (the idle deadline is then set for ``read_later``)."""
-        srv = self.srv
         c = self.c
-        idle_to = srv.idle_timeout if srv.idle_timeout is not None else srv.read_timeout
         now = _monotonic()
-        idle_dl = now + idle_to if idle_to is not None else None
+        idle_dl = self.srv._idle_deadline(now)
         self.head_deadline_pending = True
         if idle_dl is not None and idle_dl - now <= release:
             c.set_read_deadline(idle_dl)  # too short to be worth a release
@@ -586,23 +579,18 @@ class _Conn:
             c.set_read_deadline(idle_dl)
             return None
 
-    def _wait_deadline(self, first: bool) -> float | None:
+    def _wait_deadline(self, first: bool) -> None:
         """Before the first byte of a request: the head deadline counts from
-        accept for the first request, else the idle deadline applies.
-        Returns the deadline (None for no limit)."""
+        accept for the first request, else the idle deadline applies."""
         srv = self.srv
         if first:
-            hdr_to = srv.read_header_timeout
-            if hdr_to is None:
-                hdr_to = srv.read_timeout
+            hdr_to = srv._head_timeout()
             dl = self.created + hdr_to if hdr_to is not None else None
             self.head_deadline_pending = False
         else:
-            idle_to = srv.idle_timeout if srv.idle_timeout is not None else srv.read_timeout
-            dl = _monotonic() + idle_to if idle_to is not None else None
+            dl = srv._idle_deadline(_monotonic())
             self.head_deadline_pending = True
         self.c.set_read_deadline(dl)
-        return dl
 
     def _started(self, srv: Server) -> None:
         """The first bytes of a request arrived (the connection turns ACTIVE
@@ -700,6 +688,16 @@ class Server:
 
     def __repr__(self) -> str:
         return f"<http.Server {self.addr or '?'} conns={len(self._conns)}>"
+
+    def _head_timeout(self) -> float | None:
+        """The bound on reading a request head: Go falls back to ReadTimeout."""
+        return self.read_header_timeout if self.read_header_timeout is not None else self.read_timeout
+
+    def _idle_deadline(self, now: float) -> float | None:
+        """When a keep-alive connection idle since ``now`` is dropped (Go falls
+        back to ReadTimeout); None for never."""
+        idle_to = self.idle_timeout if self.idle_timeout is not None else self.read_timeout
+        return now + idle_to if idle_to is not None else None
 
     def serve(self, ln: Listener) -> None:
         """Accept connections on ``ln`` and serve each in its own goroutine.
