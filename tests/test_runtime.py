@@ -274,6 +274,7 @@ def test_num_goroutine_and_dump(run):
     n, dump = run(body)
     assert n >= 4
     assert "[sleep]" in dump
+    assert " switches, " in dump and " polls, " in dump
     assert "sleeper_fn" in dump
     assert "goroutine 1" in dump or "main" in dump
 

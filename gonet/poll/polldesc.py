@@ -455,8 +455,6 @@ class Netpoller:
         """Interrupt a blocked poll from any thread (Go's netpollBreak)."""
         self.backend.wake()
 
-    def close_all(self) -> None:
-        self.backend.shutdown()
 
 
 def netpollready(pd: PollDesc, mode: int, out: list) -> None:

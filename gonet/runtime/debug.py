@@ -21,8 +21,10 @@ def dump_goroutines(file: TextIO | None = None) -> None:
     out = file if file is not None else sys.stderr
     me = get_sched().current
     for sched in all_schedulers():
+        st = sched.stats
         print(f"scheduler {sched.thread.name} (poller {sched.netpoll.name}, "
-              f"{len(sched.all)} goroutines):", file=out)
+              f"{len(sched.all)} goroutines; {st['switches']} switches, {st['polls']} polls, "
+              f"{st['timers_fired']} timers fired):", file=out)
         for g in list(sched.all.values()):
             state = _STATE_NAMES[g.state]
             if g.state == WAITING:

@@ -103,7 +103,6 @@ class Goroutine:
         "sched",
         "state",
         "wait_reason",
-        "wait_since",
         "wakeval",
         "timer",
         "_fn",
@@ -123,7 +122,6 @@ class Goroutine:
         self.sched = sched
         self.state = RUNNABLE
         self.wait_reason = ""
-        self.wait_since = 0.0
         self.wakeval: Any = None
         self.timer: list | None = None
         self._fn = fn
@@ -348,13 +346,6 @@ class Scheduler:
         """Run ``fn()`` on this scheduler's hub, from any thread."""
         self.inbox.append((None, fn))
         self.netpoll.wake()
-
-    def add_timer(self, when: float, fn: Callable[[Any, Any], None], a: Any = None,
-                  b: Any = None) -> list:
-        return self.timers.add(when, fn, a, b)
-
-    def cancel_timer(self, entry: list) -> bool:
-        return self.timers.cancel(entry)
 
     # -- the loop -------------------------------------------------------------
 
