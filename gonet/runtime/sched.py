@@ -513,13 +513,9 @@ def sleep(seconds: float) -> None:
         sched.hub.switch()
         g.wakeval = None
         return
-    g.state = WAITING
-    g.wait_reason = "sleep"
-    # Kept in g.timer so that a sleep cut short (an exception thrown into
-    # main) cancels it: it must not ready g later, parked on something else.
-    g.timer = sched.timers.add(_monotonic() + seconds, _park_timeout, sched, g)
-    sched.hub.switch()
-    g.wakeval = None
+    # A timed park: its timer lives in g.timer, so a sleep cut short (an
+    # exception thrown into main) cancels it instead of readying g later.
+    sched.park("sleep", seconds)
 
 
 def all_schedulers() -> list[Scheduler]:
