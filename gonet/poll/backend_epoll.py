@@ -19,7 +19,7 @@ from __future__ import annotations
 import select
 
 from gonet.poll.backend_base import Backend
-from gonet.poll.polldesc import MODE_EOF, MODE_R, MODE_W, netpollready
+from gonet.poll.polldesc import netpollready_batch
 
 _EPOLLIN = select.EPOLLIN
 _EPOLLOUT = select.EPOLLOUT
@@ -59,21 +59,11 @@ class EpollBackend(Backend):
         except InterruptedError:
             return []
         out: list = []
-        fds = self._fds
-        for fd, ev in events:
-            pd = fds.get(fd)
-            if pd is None:
+        unknown = netpollready_batch(events, self._fds, _READ_EVENTS, _WRITE_EVENTS,
+                                     _EOF_EVENTS, out)
+        if unknown is not None:
+            for fd in unknown:
                 self._no_polldesc(fd)
-                continue
-            mode = 0
-            if ev & _READ_EVENTS:
-                mode = MODE_R
-            if ev & _WRITE_EVENTS:
-                mode |= MODE_W
-            if ev & _EOF_EVENTS:
-                mode |= MODE_EOF
-            if mode:
-                netpollready(pd, mode, out)
         return out
 
     def shutdown(self) -> None:

@@ -20,11 +20,16 @@ The lock (Go's fdMutex, cut to what one OS thread needs)
   second goroutine that arrives parks on ``_rq`` / ``_wq`` and takes its turn,
   so two readers never interleave on one stream and at most one goroutine
   waits on each pollDesc direction.
-- ``_refs``: operations in flight (locks held plus short increfs). ``close``
-  marks the FD closing and evicts the pollDesc, which wakes every parked
-  goroutine with "use of closed network connection"; the socket itself is
-  closed by whoever drops the last reference, so an fd number is never reused
-  while an operation still holds it.
+- ``_refs``: short references that hold no lock (shutdown, setsockopt).
+  The references in flight are the two locks plus ``_refs``. ``close`` marks
+  the FD closing and evicts the pollDesc, which wakes every parked goroutine
+  with "use of closed network connection"; the socket itself is closed by
+  whoever drops the last reference, so an fd number is never reused while an
+  operation still holds it.
+
+The fast path of each operation takes its lock with one test and one store
+and gives it back with one store and one test; anything else (a queue, a
+close) goes through ``_lock_slow`` / ``_unlock_slow``.
 
 Reads after a short read
 ------------------------
@@ -148,12 +153,16 @@ class FD:
             self._wbusy = True
         else:
             self._rbusy = True
-        self._refs += 1
 
     def _unlock_slow(self, q: deque | None) -> None:
+        """After a lock was given back: let the next waiter in, or finish a close."""
         if q:
             self._sched.ready(q.popleft())
-        if self._closing and self._refs == 0:
+        if self._closing:
+            self._destroy_if_unused()
+
+    def _destroy_if_unused(self) -> None:
+        if not self._rbusy and not self._wbusy and self._refs == 0:
             self._destroy()
 
     def _incref(self) -> None:
@@ -163,8 +172,8 @@ class FD:
 
     def _decref(self) -> None:
         self._refs -= 1
-        if self._closing and self._refs == 0:
-            self._destroy()
+        if self._closing:
+            self._destroy_if_unused()
 
     # -- reads --------------------------------------------------------------
 
@@ -174,10 +183,9 @@ class FD:
             self._lock_slow(False)
         else:
             self._rbusy = True
-            self._refs += 1
         try:
             pd = self.pd
-            if pd.rd < 0:
+            if pd.rd < 0.0:
                 raise DeadlineExceededError()
             if self._rdrained:  # see "Reads after a short read" above
                 self._rdrained = False
@@ -199,8 +207,7 @@ class FD:
                 return data
         finally:
             self._rbusy = False
-            self._refs -= 1
-            if self._rq or (self._closing and self._refs == 0):
+            if self._rq or self._closing:
                 self._unlock_slow(self._rq)
 
     def read_into(self, buf: Any, nbytes: int = 0) -> int:
@@ -209,10 +216,9 @@ class FD:
             self._lock_slow(False)
         else:
             self._rbusy = True
-            self._refs += 1
         try:
             pd = self.pd
-            if pd.rd < 0:
+            if pd.rd < 0.0:
                 raise DeadlineExceededError()
             if self._rdrained:
                 self._rdrained = False
@@ -235,8 +241,7 @@ class FD:
                 return got
         finally:
             self._rbusy = False
-            self._refs -= 1
-            if self._rq or (self._closing and self._refs == 0):
+            if self._rq or self._closing:
                 self._unlock_slow(self._rq)
 
     def read_later(self, fn: Any, args: tuple = (), name: str | None = None) -> Any:
@@ -278,7 +283,7 @@ class FD:
         self._lock_slow(False)
         try:
             pd = self.pd
-            if pd.rd < 0:
+            if pd.rd < 0.0:
                 raise DeadlineExceededError()
             while True:
                 try:
@@ -290,7 +295,6 @@ class FD:
                     raise _poll_error(code)
         finally:
             self._rbusy = False
-            self._refs -= 1
             self._unlock_slow(self._rq)
 
     def accept(self) -> tuple[socket.socket, Any]:
@@ -298,7 +302,7 @@ class FD:
         self._lock_slow(False)
         try:
             pd = self.pd
-            if pd.rd < 0:
+            if pd.rd < 0.0:
                 raise DeadlineExceededError()
             while True:
                 try:
@@ -313,7 +317,6 @@ class FD:
                     raise _poll_error(code)
         finally:
             self._rbusy = False
-            self._refs -= 1
             self._unlock_slow(self._rq)
 
     # -- writes -------------------------------------------------------------
@@ -324,10 +327,9 @@ class FD:
             self._lock_slow(True)
         else:
             self._wbusy = True
-            self._refs += 1
         try:
             pd = self.pd
-            if pd.wd < 0:
+            if pd.wd < 0.0:
                 raise DeadlineExceededError()
             send = self.sock.send
             total = len(data)
@@ -351,8 +353,7 @@ class FD:
                     pass
         finally:
             self._wbusy = False
-            self._refs -= 1
-            if self._wq or (self._closing and self._refs == 0):
+            if self._wq or self._closing:
                 self._unlock_slow(self._wq)
 
     def sendto(self, data: Any, addr: Any) -> int:
@@ -360,7 +361,7 @@ class FD:
         self._lock_slow(True)
         try:
             pd = self.pd
-            if pd.wd < 0:
+            if pd.wd < 0.0:
                 raise DeadlineExceededError()
             while True:
                 try:
@@ -372,7 +373,6 @@ class FD:
                     raise _poll_error(code)
         finally:
             self._wbusy = False
-            self._refs -= 1
             self._unlock_slow(self._wq)
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
@@ -386,7 +386,7 @@ class FD:
         self._lock_slow(True)
         try:
             pd = self.pd
-            if pd.wd < 0:
+            if pd.wd < 0.0:
                 raise DeadlineExceededError()
             sent = 0
             while sent < count:
@@ -405,7 +405,6 @@ class FD:
             return sent
         finally:
             self._wbusy = False
-            self._refs -= 1
             self._unlock_slow(self._wq)
 
     def connect(self, addr: Any) -> None:
@@ -417,7 +416,7 @@ class FD:
         self._lock_slow(True)
         try:
             pd = self.pd
-            if pd.wd < 0:
+            if pd.wd < 0.0:
                 raise DeadlineExceededError()
             err = self.sock.connect_ex(addr)
             if err in _CONNECT_PENDING:
@@ -432,7 +431,6 @@ class FD:
                 raise _os_error(err)
         finally:
             self._wbusy = False
-            self._refs -= 1
             self._unlock_slow(self._wq)
 
     # -- everything else ----------------------------------------------------
@@ -475,8 +473,7 @@ class FD:
         for q in (self._rq, self._wq):
             while q:
                 sched.ready(q.popleft())
-        if self._refs == 0:
-            self._destroy()
+        self._destroy_if_unused()
 
     def _destroy(self) -> None:
         if self._destroyed:
@@ -489,7 +486,7 @@ class FD:
 
     def detach_socket(self) -> socket.socket:
         """Stop polling the fd and hand the socket over (it stays open and non-blocking)."""
-        if self._refs:
+        if self._rbusy or self._wbusy or self._refs:
             raise RuntimeError("detach with an operation in flight")
         self._closing = True
         self._destroyed = True

@@ -77,6 +77,8 @@ __all__ = [
     "MODE_EOF",
     "READY",
     "PollDesc",
+    "netpollready",
+    "netpollready_batch",
     "Netpoller",
 ]
 
@@ -149,14 +151,14 @@ class PollDesc:
         """Go's netpollcheckerr for reading: why a read may not proceed now."""
         if self.closing:
             return POLL_ERR_CLOSING
-        if self.rd < 0:
+        if self.rd < 0.0:
             return POLL_ERR_TIMEOUT
         return POLL_OK
 
     def check_write(self) -> int:
         if self.closing:
             return POLL_ERR_CLOSING
-        if self.wd < 0:
+        if self.wd < 0.0:
             return POLL_ERR_TIMEOUT
         return POLL_OK
 
@@ -168,7 +170,7 @@ class PollDesc:
         """
         if self.closing:
             return POLL_ERR_CLOSING
-        if self.rd < 0:
+        if self.rd < 0.0:
             return POLL_ERR_TIMEOUT
         rg = self.rg
         if rg is READY:
@@ -190,7 +192,7 @@ class PollDesc:
                 self.rg = None
         if self.closing:
             return POLL_ERR_CLOSING
-        if self.rd < 0:
+        if self.rd < 0.0:
             return POLL_ERR_TIMEOUT
         return POLL_OK
 
@@ -198,7 +200,7 @@ class PollDesc:
         """Wait until the fd may be writable; returns a POLL_* code."""
         if self.closing:
             return POLL_ERR_CLOSING
-        if self.wd < 0:
+        if self.wd < 0.0:
             return POLL_ERR_TIMEOUT
         wg = self.wg
         if wg is READY:
@@ -220,7 +222,7 @@ class PollDesc:
                 self.wg = None
         if self.closing:
             return POLL_ERR_CLOSING
-        if self.wd < 0:
+        if self.wd < 0.0:
             return POLL_ERR_TIMEOUT
         return POLL_OK
 
@@ -237,7 +239,7 @@ class PollDesc:
         if rg is READY:
             self.rg = None
             return False
-        if self.closing or self.rd < 0:
+        if self.closing or self.rd < 0.0:
             return False
         if rg is not None:
             raise RuntimeError(f"fd {self.fd}: two goroutines waiting to read")
@@ -455,6 +457,46 @@ class Netpoller:
         """Interrupt a blocked poll from any thread (Go's netpollBreak)."""
         self.backend.wake()
 
+
+
+def netpollready_batch(events: list, fds: dict, rmask: int, wmask: int, eofmask: int,
+                       out: list) -> list | None:
+    """Apply a kernel's ``(fd, bits)`` event list to the descriptors in ``fds``.
+
+    :func:`netpollready` for a whole poll at once, with the per-event
+    transitions written out: this loop runs once per I/O event, the hottest
+    code the poller has. ``rmask``/``wmask``/``eofmask`` say which bits mean
+    readable, writable and hung-up. Readied goroutines are appended to
+    ``out``; fds with no descriptor (the netpoll break, or an fd closed since
+    the kernel queued the event) are returned for the backend to handle.
+    """
+    unknown = None
+    append = out.append
+    for fd, ev in events:
+        try:
+            pd = fds[fd]
+        except KeyError:
+            if unknown is None:
+                unknown = []
+            unknown.append(fd)
+            continue
+        if ev & eofmask:
+            pd.eof = True
+        if ev & rmask:
+            g = pd.rg
+            if g is None:
+                pd.rg = READY
+            elif g is not READY:
+                pd.rg = None
+                append(g)
+        if ev & wmask:
+            g = pd.wg
+            if g is None:
+                pd.wg = READY
+            elif g is not READY:
+                pd.wg = None
+                append(g)
+    return unknown
 
 
 def netpollready(pd: PollDesc, mode: int, out: list) -> None:

@@ -16,10 +16,21 @@ as its parent, so a goroutine that finishes falls back into the hub.
 
 Invariants:
 
-- Only the hub switches into goroutines. A goroutine leaves only by parking
-  (``park`` switches to the hub) or by finishing.
-- ``Scheduler.current`` is the goroutine running now; the hub sets it before
-  each switch.
+- A goroutine leaves only by parking or by finishing. A finished goroutine
+  falls back into the hub. A parking one hands the thread straight to the
+  next goroutine of the run queue when that one has run before and the
+  hub's current round still has budget (Go's park_m -> schedule, without the
+  trip through g0): one greenlet switch per hand-off instead of two through
+  the hub. Otherwise it switches to the hub.
+- A goroutine that has never run is always started by the hub, so every
+  goroutine's C stack begins at the hub's depth. (Started from a parking
+  goroutine, it would begin below that goroutine's stack, and a chain of
+  such starts would walk down the C stack until it overflowed.)
+- ``Scheduler.current`` is the goroutine running now; whoever switches into
+  a goroutine (the hub or a hand-off) sets it first.
+- Goroutines run only inside the hub's run step, which sets
+  ``Scheduler.budget``; hand-offs spend it, so the poller is asked again
+  after at most 61 goroutine runs however they were dispatched.
 - A goroutine is readied only while WAITING, and exactly once per park:
   ``ready`` on a goroutine that is not WAITING does nothing and returns False.
   A park with a timeout arms ``g.timer``; whichever cause readies the
@@ -35,8 +46,9 @@ The loop (Go's ``schedule`` + ``findRunnable``)::
         take wake-ups queued by other threads
         poll: delay 0 if anything is runnable, else until the next timer,
               else forever; readied goroutines join the run queue
-        run up to 61 goroutines from the run queue (FIFO), then go round
-              again, so a busy run queue cannot starve the network
+        run up to 61 goroutines from the run queue (FIFO), by switching
+              to them or by hand-offs between them, then go round again,
+              so a busy run queue cannot starve the network
 
 Deadlock: when the main goroutine is parked and nothing can ever wake
 anything (empty run queue, no timers, no goroutine in I/O wait, no call out on
@@ -261,6 +273,7 @@ class Scheduler:
         self.main.state = RUNNING
         self.all[self.main.id] = self.main
         self.current: Goroutine | None = self.main
+        self.budget = 0  # goroutine runs left in the hub's current run step
         self.hub = greenlet(self._hub_main, root)
         self.stats = {"switches": 0, "polls": 0, "timers_fired": 0}
         _schedulers.add(self)
@@ -307,7 +320,7 @@ class Scheduler:
         g.wait_reason = reason
         if timeout is not None:
             g.timer = self.timers.add(_monotonic() + max(timeout, 0.0), _park_timeout, self, g)
-        self.hub.switch()
+        self.switch_out()
         v = g.wakeval
         g.wakeval = None
         return v
@@ -319,6 +332,38 @@ class Scheduler:
             raise RuntimeError("park called from the scheduler itself (a timer callback?)")
         g.state = WAITING
         g.wait_reason = "IO wait"
+        # switch_out, spelled out: this is the hot path of every I/O wait.
+        runq = self.runq
+        if runq and self.budget:
+            nxt = runq[0]
+            glet = nxt.glet
+            if glet:  # has run before: resume it in place
+                runq.popleft()
+                self.budget -= 1
+                nxt.state = RUNNING
+                self.current = nxt
+                glet.switch()
+                return
+        self.hub.switch()
+
+    def switch_out(self) -> None:
+        """Leave the current goroutine, which has just parked or queued itself.
+
+        Hands the thread to the head of the run queue when it has run before
+        and the round has budget left; otherwise to the hub. Returns when
+        this goroutine is switched back into.
+        """
+        runq = self.runq
+        if runq and self.budget:
+            nxt = runq[0]
+            glet = nxt.glet
+            if glet:
+                runq.popleft()
+                self.budget -= 1
+                nxt.state = RUNNING
+                self.current = nxt
+                glet.switch()
+                return
         self.hub.switch()
 
     def ready(self, g: Goroutine, val: Any = None) -> bool:
@@ -426,16 +471,19 @@ class Scheduler:
                     runq.append(g)
             if not runq:
                 continue
-            # 4. run goroutines
-            n = 0
-            while runq and n < _SCHED_TICKS:
+            # 4. run goroutines; each one that parks may hand off to the next
+            # itself, spending the same budget, so the hub only sees the
+            # ones that finish, that have never run, or that end the round.
+            self.budget = _SCHED_TICKS
+            while runq and self.budget > 0:
+                self.budget -= 1
                 g = popleft()
                 g.state = RUNNING
                 self.current = g
                 g.glet.switch()
-                n += 1
+            stats["switches"] += _SCHED_TICKS - self.budget
+            self.budget = 0
             self.current = None
-            stats["switches"] += n
 
     def _deadlocked(self) -> bool:
         return (
@@ -510,7 +558,7 @@ def sleep(seconds: float) -> None:
         g.state = WAITING
         g.wait_reason = "yield"
         sched.ready(g)
-        sched.hub.switch()
+        sched.switch_out()
         g.wakeval = None
         return
     # A timed park: its timer lives in g.timer, so a sleep cut short (an
