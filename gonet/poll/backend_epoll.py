@@ -42,6 +42,7 @@ class EpollBackend(Backend):
     def __init__(self, netpoller) -> None:
         super().__init__(netpoller)
         self._ep = select.epoll()
+        self._kinds: dict = {}  # event bits -> (readable, writable, hung up)
         self._ep.register(self._wfd, _EPOLLIN)  # level-triggered; drained on wake
 
     def open(self, fd: int) -> None:
@@ -59,8 +60,8 @@ class EpollBackend(Backend):
         except InterruptedError:
             return []
         out: list = []
-        unknown = netpollready_batch(events, self._fds, _READ_EVENTS, _WRITE_EVENTS,
-                                     _EOF_EVENTS, out)
+        unknown = netpollready_batch(events, self._fds, self._kinds, _READ_EVENTS,
+                                     _WRITE_EVENTS, _EOF_EVENTS, out)
         if unknown is not None:
             for fd in unknown:
                 self._no_polldesc(fd)

@@ -69,6 +69,12 @@ from gonet.runtime.sched import get_sched
 
 __all__ = ["FD"]
 
+# Stream reads and writes are read(2) and write(2), as in Go's fd_unix.go:
+# the same as recv/send without flags, and os.read/os.write parse their
+# arguments faster than the socket methods do.
+_read = os.read
+_write = os.write
+
 _CONNECT_PENDING = frozenset({errno.EINPROGRESS, errno.EALREADY, errno.EINTR, errno.EAGAIN})
 
 
@@ -193,10 +199,10 @@ class FD:
                     code = pd.wait_read()
                     if code:
                         raise _poll_error(code)
-            recv = self.sock.recv
+            fd = self.sysfd
             while True:
                 try:
-                    data = recv(n)
+                    data = _read(fd, n)
                 except BlockingIOError:
                     code = pd.wait_read()
                     if code:
@@ -331,10 +337,10 @@ class FD:
             pd = self.pd
             if pd.wd < 0.0:
                 raise DeadlineExceededError()
-            send = self.sock.send
+            fd = self.sysfd
             total = len(data)
             try:
-                sent = send(data)
+                sent = _write(fd, data)
             except BlockingIOError:
                 sent = 0
             if sent == total:
@@ -348,7 +354,7 @@ class FD:
                 if code:
                     raise _poll_error(code)
                 try:
-                    sent += send(view[sent:])
+                    sent += _write(fd, view[sent:])
                 except BlockingIOError:
                     pass
         finally:

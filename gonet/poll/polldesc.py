@@ -173,15 +173,15 @@ class PollDesc:
         if self.rd < 0.0:
             return POLL_ERR_TIMEOUT
         rg = self.rg
-        if rg is READY:
-            self.rg = None
-            return POLL_OK
         if rg is not None:
+            if rg is READY:
+                self.rg = None
+                return POLL_OK
             raise RuntimeError(f"fd {self.fd}: two goroutines waiting to read")
         poller = self.poller
-        sched = poller.sched
-        if _get_ident() != poller.thread_id:
+        if poller.thread_id != _get_ident():
             raise RuntimeError(poller.wrong_thread(self.fd))
+        sched = poller.sched
         self.rg = g = sched.current
         if poller.arm is not None:
             poller.arm(self.fd, MODE_R)
@@ -203,15 +203,15 @@ class PollDesc:
         if self.wd < 0.0:
             return POLL_ERR_TIMEOUT
         wg = self.wg
-        if wg is READY:
-            self.wg = None
-            return POLL_OK
         if wg is not None:
+            if wg is READY:
+                self.wg = None
+                return POLL_OK
             raise RuntimeError(f"fd {self.fd}: two goroutines waiting to write")
         poller = self.poller
-        sched = poller.sched
-        if _get_ident() != poller.thread_id:
+        if poller.thread_id != _get_ident():
             raise RuntimeError(poller.wrong_thread(self.fd))
+        sched = poller.sched
         self.wg = g = sched.current
         if poller.arm is not None:
             poller.arm(self.fd, MODE_W)
@@ -459,16 +459,18 @@ class Netpoller:
 
 
 
-def netpollready_batch(events: list, fds: dict, rmask: int, wmask: int, eofmask: int,
-                       out: list) -> list | None:
+def netpollready_batch(events: list, fds: dict, kinds: dict, rmask: int, wmask: int,
+                       eofmask: int, out: list) -> list | None:
     """Apply a kernel's ``(fd, bits)`` event list to the descriptors in ``fds``.
 
     :func:`netpollready` for a whole poll at once, with the per-event
     transitions written out: this loop runs once per I/O event, the hottest
     code the poller has. ``rmask``/``wmask``/``eofmask`` say which bits mean
-    readable, writable and hung-up. Readied goroutines are appended to
-    ``out``; fds with no descriptor (the netpoll break, or an fd closed since
-    the kernel queued the event) are returned for the backend to handle.
+    readable, writable and hung-up; ``kinds`` is the backend's cache of what
+    each bit pattern means (a dict look-up costs less than three ``&``).
+    Readied goroutines are appended to ``out``; fds with no descriptor (the
+    netpoll break, or an fd closed since the kernel queued the event) are
+    returned for the backend to handle.
     """
     unknown = None
     append = out.append
@@ -480,22 +482,27 @@ def netpollready_batch(events: list, fds: dict, rmask: int, wmask: int, eofmask:
                 unknown = []
             unknown.append(fd)
             continue
-        if ev & eofmask:
+        try:
+            r, w, eof = kinds[ev]
+        except KeyError:
+            r, w, eof = kinds[ev] = (bool(ev & rmask), bool(ev & wmask), bool(ev & eofmask))
+        if eof:
             pd.eof = True
-        if ev & rmask:
+        if r:
             g = pd.rg
             if g is None:
                 pd.rg = READY
             elif g is not READY:
                 pd.rg = None
                 append(g)
-        if ev & wmask:
+        if w:
             g = pd.wg
-            if g is None:
-                pd.wg = READY
-            elif g is not READY:
-                pd.wg = None
-                append(g)
+            if g is not READY:  # READY: the usual case, a socket that stays writable
+                if g is None:
+                    pd.wg = READY
+                else:
+                    pd.wg = None
+                    append(g)
     return unknown
 
 
