@@ -329,13 +329,20 @@ class EchoScenario(Scenario):
             _stop_all(procs)
 
 
+#: Seconds between the last idle connection opening and the RSS reading (and
+#: the load that follows). A connection answered a millisecond ago is not idle
+#: yet: gonet.http gives an idle connection's goroutine back after 0.25 s,
+#: and without a pause the figure depended on how fast the holder opened them.
+IDLE_SETTLE = 1.0
+
+
 class IdleScenario(Scenario):
     """Idle keep-alive connections: RSS each costs, and HTTP load with them held.
 
     One server at a time: warm up, measure requests/s, read RSS, open
     ``idle_conns`` connections (each sends one request, reads the response
-    and stays open), read RSS again, measure requests/s with them held,
-    release them.
+    and stays open), wait ``IDLE_SETTLE`` seconds, read RSS again, measure
+    requests/s with them held, release them.
     """
 
     def __init__(self, name: str, title: str, servers: list[Spec], max_rounds: int = 2,
@@ -363,7 +370,7 @@ class IdleScenario(Scenario):
         res.notes.append(f"{st.idle_conns:,} idle keep-alive connections held by loadgen.c "
                          f"while {tool} runs {st.conns} busy ones, alternating with runs "
                          f"without them; RSS = server VmRSS growth when the idle ones first "
-                         f"opened, divided by their number (user space only; kernel socket "
+                         f"opened ({IDLE_SETTLE:g} s after the last), divided by their number (user space only; kernel socket "
                          f"buffers are not in RSS)")
         procs = _start_all(st, rows, self.name)  # started together, measured one by one
         try:
@@ -412,6 +419,7 @@ class IdleScenario(Scenario):
             holder = loadgen.IdleHolder(port, st.idle_conns)
             try:
                 opened = holder.open(timeout=60 + st.idle_conns / 200)
+                time.sleep(IDLE_SETTLE)  # idle means idle for a moment, not just answered
                 rss1 = p.rss()
                 _sample(st, r, p, lambda: loadgen.http_load(port, st.conns, st.duration))
                 released = holder.release()

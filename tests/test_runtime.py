@@ -86,6 +86,75 @@ def test_joined_exception_not_reported(run, capfd):
     assert "joined-one" not in capfd.readouterr().err
 
 
+def test_a_parking_goroutine_hands_off_to_the_next_without_the_hub(run):
+    """g1 readies g2 and parks: the thread goes from g1 to g2 in one switch."""
+    import greenlet
+
+    def body():
+        sched = get_sched()
+        switches = []
+        seen = {}
+
+        def g2_body():
+            seen["g2"] = greenlet.getcurrent()
+            sched.park("test")  # park once, so that g2's next run is a resume
+
+        def g1_body():
+            seen["g1"] = greenlet.getcurrent()
+            gonet.sleep(0)  # g2 has parked by now
+            sched.ready(h2)
+            old = greenlet.settrace(lambda ev, args: switches.append((ev, args)))
+            try:
+                sched.park("test", timeout=0)  # g2 heads the run queue
+            finally:
+                greenlet.settrace(old)
+
+        h2 = gonet.go(g2_body)
+        h1 = gonet.go(g1_body)
+        h1.join()
+        h2.join()
+        return switches[0], seen
+
+    (event, (origin, target)), seen = run(body)
+    assert event == "switch"
+    assert origin is seen["g1"] and target is seen["g2"]
+
+
+def test_a_goroutine_that_never_ran_is_started_by_the_hub(run):
+    """g1 parks with a fresh g2 at the head of the run queue: no hand-off.
+
+    g2 goes through the hub, so that its C stack begins at the hub's depth
+    rather than below g1's.
+    """
+    import greenlet
+
+    def body():
+        sched = get_sched()
+        switches = []
+        seen = {}
+
+        def g2_body():
+            seen["g2"] = greenlet.getcurrent()
+
+        def g1_body():
+            seen["g1"] = greenlet.getcurrent()
+            h2 = gonet.go(g2_body)  # never ran: its greenlet is not started
+            old = greenlet.settrace(lambda ev, args: switches.append((ev, args)))
+            try:
+                sched.park("test", timeout=0)
+            finally:
+                greenlet.settrace(old)
+            return h2
+
+        h1 = gonet.go(g1_body)
+        h1.join().join()
+        return switches[:2], seen, sched.hub
+
+    (first, second), seen, hub = run(body)
+    assert first == ("switch", (seen["g1"], hub))
+    assert second == ("switch", (hub, seen["g2"]))
+
+
 def test_run_queue_is_fifo_and_sleep0_yields(run):
     def body():
         order = []

