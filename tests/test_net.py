@@ -318,6 +318,43 @@ def test_fd_closed_only_after_last_operation(run):
     assert run(body) == (True, True)
 
 
+def test_fd_closed_only_after_both_directions_return(run):
+    """A read and a write both parked when close() comes: the fd is closed
+    when the second of them returns, not the first."""
+
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        peer = ln.accept()  # never reads: c's writes fill the buffers and park
+        fdno = c.fileno()
+        order = []
+
+        def reader():
+            with pytest.raises(gonet.ClosedError):
+                c.read(10)
+            order.append(("read returned", _fd_open(fdno)))
+
+        def writer():
+            with pytest.raises(gonet.ClosedError):
+                c.write(b"x" * (64 << 20))
+            order.append(("write returned", _fd_open(fdno)))
+
+        r = gonet.go(reader)
+        w = gonet.go(writer)
+        gonet.sleep(0.05)  # both parked: the read on no data, the write on full buffers
+        c.close()
+        r.join()
+        w.join()
+        closed_after = not _fd_open(fdno)
+        peer.close()
+        ln.close()
+        return order, closed_after
+
+    order, closed_after = run(body)
+    assert order == [("read returned", True), ("write returned", False)]
+    assert closed_after
+
+
 def _fd_open(fd: int) -> bool:
     try:
         os.fstat(fd)
