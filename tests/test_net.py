@@ -384,6 +384,32 @@ def test_two_readers_take_turns(run):
     assert run(body) == [b"first", b"secnd"]
 
 
+def test_connected_udp_reads_every_queued_datagram(run):
+    """Three datagrams queued under one edge: a short datagram read is not a
+    drained socket, so the third read must not wait for an edge that never comes."""
+
+    def body():
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(("127.0.0.1", 0))
+        c = gonet.dial("udp", "{}:{}".format(*peer.getsockname()))
+        peer.connect((c.local_addr.host, c.local_addr.port))
+        for m in (b"one", b"two", b"three"):
+            peer.send(m)
+        time.sleep(0.05)  # all three queued before the poller looks
+        gonet.sleep(0.01)  # the poller sees one edge
+        got = [c.read(100), c.read(100)]
+        c.set_read_deadline(time.monotonic() + 1.0)
+        try:
+            got.append(c.read(100))
+        except OSError as e:
+            got.append(repr(e))
+        c.close()
+        peer.close()
+        return got
+
+    assert run(body) == [b"one", b"two", b"three"]
+
+
 def test_half_close(run):
     def body():
         ln = gonet.listen("tcp", "127.0.0.1:0")

@@ -6,6 +6,7 @@ import gc
 import io
 import os
 import socket
+import sys
 import threading
 import time
 
@@ -156,6 +157,33 @@ def test_a_goroutine_that_never_ran_is_started_by_the_hub(run):
     (first, second), seen, hub = run(body)
     assert first == ("switch", (seen["g1"], hub))
     assert second == ("switch", (hub, seen["g2"]))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 checks for signals at most opcodes")
+@pytest.mark.parametrize("fn", ["park_io", "switch_out", "_loop"])
+def test_no_signal_can_land_between_dequeue_and_switch(fn):
+    """From taking a goroutine off the run queue to switching into it, no
+    opcode where CPython runs signal handlers: no call but the switch itself,
+    no backward jump. (A KeyboardInterrupt there would lose the goroutine.)"""
+    import dis
+
+    from gonet.runtime.sched import Scheduler
+
+    code = getattr(Scheduler, fn).__code__
+    ins = list(dis.get_instructions(code))
+    starts = [i for i, x in enumerate(ins) if x.opname == "DELETE_SUBSCR"]
+    assert starts, f"{fn}: no 'del runq[0]' left"
+    for start in starts:
+        last_name = None
+        for x in ins[start + 1:]:
+            assert x.opname not in ("JUMP_BACKWARD", "RESUME"), (fn, x)
+            if x.opname in ("LOAD_ATTR", "LOAD_METHOD"):
+                last_name = x.argval
+            if x.opname.startswith(("CALL", "PRECALL")):
+                assert last_name == "switch", f"{fn}: a call before the switch: {x}"
+                break
+        else:
+            raise AssertionError(f"{fn}: no switch after the dequeue")
 
 
 def test_run_queue_is_fifo_and_sleep0_yields(run):

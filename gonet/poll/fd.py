@@ -34,7 +34,8 @@ close) goes through ``_lock_slow`` / ``_unlock_slow``.
 Reads after a short read
 ------------------------
 
-A stream read that returned fewer bytes than asked for emptied the socket.
+A stream read that returned fewer bytes than asked for emptied the socket
+(a datagram read says nothing of the datagrams behind it: not for those).
 Under edge triggering every byte that arrives after that leaves an event: the
 pollDesc is READY already, or the kernel holds the edge for the next poll
 (under the level-triggered poll backend, arming reports it at once). So the
@@ -102,6 +103,7 @@ class FD:
         "_closing",
         "_destroyed",
         "_rdrained",
+        "_stream",
         "__weakref__",
     )
 
@@ -122,6 +124,9 @@ class FD:
         self._closing = False
         self._destroyed = False
         self._rdrained = False
+        # Only a byte stream is drained by a short read: a datagram read
+        # returns one datagram, however many more are queued behind it.
+        self._stream = sock.type == socket.SOCK_STREAM
 
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
@@ -210,7 +215,7 @@ class FD:
                     if code:
                         raise _poll_error(code)
                     continue
-                if 0 < len(data) < n:
+                if 0 < len(data) < n and self._stream:
                     self._rdrained = True
                 return data
         finally:
@@ -244,7 +249,7 @@ class FD:
                     if code:
                         raise _poll_error(code)
                     continue
-                if 0 < got < want:
+                if 0 < got < want and self._stream:
                     self._rdrained = True
                 return got
         finally:

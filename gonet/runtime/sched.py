@@ -31,6 +31,15 @@ Invariants:
 - Goroutines run only inside the hub's run step, which sets
   ``Scheduler.budget``; hand-offs spend it, so the poller is asked again
   after at most 61 goroutine runs however they were dispatched.
+
+No signal inside a hand-off: CPython runs a signal handler (and so raises
+KeyboardInterrupt) only where the interpreter checks for pending events, at a
+call, a backward jump or a function's start. Between taking a goroutine off
+the run queue and switching into it there must be none of those, or the
+exception would leave that goroutine neither queued nor running and
+``current`` naming it while another runs. So the run queue's head is removed
+with ``del runq[0]`` (a subscript, not a call), and the switch is the first
+call after it. ``tests/test_runtime.py`` checks the bytecode for this.
 - A goroutine is readied only while WAITING, and exactly once per park:
   ``ready`` on a goroutine that is not WAITING does nothing and returns False.
   A park with a timeout arms ``g.timer``; whichever cause readies the
@@ -338,7 +347,7 @@ class Scheduler:
             nxt = runq[0]
             glet = nxt.glet
             if glet:  # has run before: resume it in place
-                runq.popleft()
+                del runq[0]  # not popleft(): see "No signal inside a hand-off"
                 self.budget -= 1
                 nxt.state = RUNNING
                 self.current = nxt
@@ -358,7 +367,7 @@ class Scheduler:
             nxt = runq[0]
             glet = nxt.glet
             if glet:
-                runq.popleft()
+                del runq[0]
                 self.budget -= 1
                 nxt.state = RUNNING
                 self.current = nxt
@@ -407,6 +416,7 @@ class Scheduler:
                 # report it as threading reports a dying thread, and go on.
                 print("Exception in a gonet scheduler callback:", file=sys.stderr)
                 traceback.print_exc(file=sys.stderr)
+            self.budget = 0  # the round it left is over: main must not hand off on it
             self._deliver_main_exc()
 
     def _deliver_main_exc(self) -> None:
@@ -430,7 +440,6 @@ class Scheduler:
     def _loop(self) -> None:
         self.current = None
         runq = self.runq
-        popleft = runq.popleft
         timers = self.timers
         netpoll = self.netpoll
         inbox = self.inbox
@@ -477,7 +486,8 @@ class Scheduler:
             self.budget = _SCHED_TICKS
             while runq and self.budget > 0:
                 self.budget -= 1
-                g = popleft()
+                g = runq[0]
+                del runq[0]
                 g.state = RUNNING
                 self.current = g
                 g.glet.switch()
