@@ -370,8 +370,8 @@ class IdleScenario(Scenario):
         res.notes.append(f"{st.idle_conns:,} idle keep-alive connections held by loadgen.c "
                          f"while {tool} runs {st.conns} busy ones, alternating with runs "
                          f"without them; RSS = server VmRSS growth when the idle ones first "
-                         f"opened ({IDLE_SETTLE:g} s after the last), divided by their number (user space only; kernel socket "
-                         f"buffers are not in RSS)")
+                         f"opened ({IDLE_SETTLE:g} s after the last), divided by their number "
+                         f"(user space only; kernel socket buffers are not in RSS)")
         procs = _start_all(st, rows, self.name)  # started together, measured one by one
         try:
             for r in rows:

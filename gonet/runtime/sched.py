@@ -31,6 +31,13 @@ Invariants:
 - Goroutines run only inside the hub's run step, which sets
   ``Scheduler.budget``; hand-offs spend it, so the poller is asked again
   after at most 61 goroutine runs however they were dispatched.
+- A goroutine is readied only while WAITING, and exactly once per park:
+  ``ready`` on a goroutine that is not WAITING does nothing and returns False.
+  A park with a timeout arms ``g.timer``; whichever cause readies the
+  goroutine first cancels that timer.
+- Timer callbacks run on the hub and never park.
+- Nothing in the loop blocks except ``Netpoller.poll``, and that only when the
+  run queue is empty; cross-thread wake-ups arrive through the poller's break.
 
 No signal inside a hand-off: CPython runs a signal handler (and so raises
 KeyboardInterrupt) only where the interpreter checks for pending events, at a
@@ -40,13 +47,6 @@ exception would leave that goroutine neither queued nor running and
 ``current`` naming it while another runs. So the run queue's head is removed
 with ``del runq[0]`` (a subscript, not a call), and the switch is the first
 call after it. ``tests/test_runtime.py`` checks the bytecode for this.
-- A goroutine is readied only while WAITING, and exactly once per park:
-  ``ready`` on a goroutine that is not WAITING does nothing and returns False.
-  A park with a timeout arms ``g.timer``; whichever cause readies the
-  goroutine first cancels that timer.
-- Timer callbacks run on the hub and never park.
-- Nothing in the loop blocks except ``Netpoller.poll``, and that only when the
-  run queue is empty; cross-thread wake-ups arrive through the poller's break.
 
 The loop (Go's ``schedule`` + ``findRunnable``)::
 
