@@ -2,8 +2,8 @@
 
 Sits on the scheduler's park/ready: a goroutine that waits on a channel is a
 parked greenlet plus one small waiter record in the channel's queue, nothing
-else. This module also owns that waiter record and the park/wake helpers the
-``gonet.sync`` primitives reuse.
+else. The waiter record and the park/wake helpers are the runtime's
+(``gonet.runtime.sema``), shared with the ``gonet.sync`` primitives.
 
 Semantics (Go's, in Python spelling)
 ------------------------------------
@@ -29,23 +29,16 @@ Semantics (Go's, in Python spelling)
     ``ok`` False when the channel is closed and drained; for a send it is
     ``(i, None, True)``. A send case chosen on a closed channel raises.
 
-The waiter record (Go's ``sudog``) and its invariants
------------------------------------------------------
+Waiting (the runtime's ``Waiter``, Go's ``sudog``)
+--------------------------------------------------
 
-A blocked operation appends a :class:`_Waiter` to the channel's ``recvq`` or
+A blocked operation appends a ``Waiter`` to the channel's ``recvq`` or
 ``sendq`` and parks. Whoever completes it (a partner, ``close``, a select
-timer) first *claims* it, fills in ``value``/``ok`` and readies the goroutine,
-passing the waiter as the wake value:
-
-- A plain waiter is claimed by taking it out of its queue under the channel
-  lock; only one party can do that.
-- The waiters of one blocked ``select`` sit in several queues and share a
-  token (``sel``, a one-element list). Claiming pops the token; ``list.pop``
-  is atomic, so exactly one party wins even across threads. A queued waiter
-  whose token is gone is dead: partners skip and drop it, and the selecting
-  goroutine removes all its waiters once it wakes, so losing cases leave no
-  trace on the channels.
-- Therefore every park gets exactly one wake, and no wake is ever stale.
+timer) first claims it, fills in ``value``/``ok`` and readies the goroutine,
+passing the waiter as the wake value (the claim rules are in
+``gonet.runtime.sema``). A blocked ``select`` queues one waiter per case, all
+sharing one claim token; once it wakes, the selecting goroutine removes all
+its waiters, so losing cases leave no trace on the channels.
 
 Threads: every channel has a ``threading.Lock`` held only for a few
 non-blocking statements (never across a park), so goroutines of different OS
@@ -61,7 +54,6 @@ waited on before its other thread first touches it should be created with
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Iterator
 from random import randrange
@@ -69,105 +61,13 @@ from time import monotonic as _monotonic
 from typing import Any
 
 from gonet.runtime.sched import TIMEOUT, _tls, get_sched
+from gonet.runtime.sema import Waitable, Waiter, claim, park_waiter, wake
 
 __all__ = ["Chan", "ChanClosedError", "select", "Case"]
 
 
 class ChanClosedError(Exception):
     """An operation on a closed channel: send, a second close, or recv once drained."""
-
-
-class _Waiter:
-    """A parked goroutine's place in a wait queue (Go's sudog).
-
-    ``value`` is the value to send, or the value received; ``ok`` is set by the
-    party that completes the wait (False: woken by close). ``sel`` is None for a
-    plain wait, else the select's shared claim token. ``ext`` is True while the
-    wait counts in ``sched.external_waiters``.
-    """
-
-    __slots__ = ("g", "sched", "value", "ok", "sel", "index", "ext")
-
-    def __init__(self, g: Any, sched: Any, value: Any, sel: list | None = None,
-                 index: int = 0) -> None:
-        self.g = g
-        self.sched = sched
-        self.value = value
-        self.ok = False
-        self.sel = sel
-        self.index = index
-        self.ext = False
-
-
-def _claim(w: _Waiter) -> bool:
-    """Take the right to complete ``w``'s select; False if another party already has."""
-    try:
-        w.sel.pop()
-        return True
-    except IndexError:
-        return False
-
-
-def _wake(sched: Any, w: _Waiter) -> None:
-    """Ready the goroutine of a claimed waiter; ``sched`` is the caller's scheduler."""
-    ws = w.sched
-    if ws is sched:
-        ws.ready(w.g, w)
-    else:
-        ws.ready_threadsafe(w.g, w)
-
-
-def _count_external(sched: Any) -> None:
-    sched.external_waiters += 1
-
-
-class _Waitable:
-    """Base of everything goroutines park on: a lock, wait queues, thread sharing.
-
-    ``_home`` is the scheduler that created the object; ``_shared`` becomes True
-    (under ``_lock``) the first time another scheduler uses it, and never goes
-    back. Subclasses call ``_share(sched, queues)`` with the lock held when
-    ``sched is not self._home and not self._shared``.
-    """
-
-    __slots__ = ("_lock", "_home", "_shared")
-
-    def __init__(self, shared: bool = False) -> None:
-        self._lock = threading.Lock()
-        self._home = get_sched()
-        self._shared = shared
-
-    def _share(self, sched: Any, *queues: deque) -> None:
-        # Waiters of other schedulers parked while this object was private now
-        # wait on another thread: count them, on their own scheduler's hub.
-        self._shared = True
-        for q in queues:
-            for w in q:
-                if not w.ext and w.sched is not sched:
-                    w.ext = True
-                    w.sched.call_soon_threadsafe(lambda s=w.sched: _count_external(s))
-
-
-def _park(sched: Any, w: _Waiter, reason: str, q: deque, lock: Any) -> None:
-    """Park after ``w`` was queued on ``q`` (lock released); undo the queueing on error.
-
-    On return ``w`` was claimed and completed by someone else.
-    """
-    if w.ext:
-        sched.external_waiters += 1
-    try:
-        sched.park(reason)
-    except BaseException:
-        # Thrown in while parked (DeadlockError, GreenletExit): leave no trace.
-        with lock:
-            try:
-                q.remove(w)
-            except ValueError:
-                pass
-        raise
-    finally:
-        if w.ext:
-            sched.external_waiters -= 1
 
 
 class Case:
@@ -184,7 +84,7 @@ class Case:
         return f"<Case {'send' if self.is_send else 'recv'} {self.ch!r}>"
 
 
-class Chan(_Waitable):
+class Chan(Waitable):
     """A Go channel: ``Chan()`` unbuffered, ``Chan(n)`` with a buffer of ``n``.
 
     State: ``_buf`` (buffered values, never more than ``cap``), ``_recvq`` /
@@ -198,11 +98,11 @@ class Chan(_Waitable):
     def __init__(self, size: int = 0, *, shared: bool = False) -> None:
         if not isinstance(size, int) or size < 0:
             raise ValueError(f"Chan: size must be an int >= 0, got {size!r}")
-        _Waitable.__init__(self, shared)
+        Waitable.__init__(self, shared)
         self._cap = size
         self._buf: deque = deque()
-        self._recvq: deque[_Waiter] = deque()
-        self._sendq: deque[_Waiter] = deque()
+        self._recvq: deque[Waiter] = deque()
+        self._sendq: deque[Waiter] = deque()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -244,7 +144,7 @@ class Chan(_Waitable):
         recvq = self._recvq
         while recvq:
             w = recvq.popleft()
-            if w.sel is not None and not _claim(w):
+            if w.sel is not None and not claim(w):
                 continue  # a select that already went another way
             w.value = value
             w.ok = True
@@ -259,12 +159,12 @@ class Chan(_Waitable):
             buf.append(value)
             lock.release()
             return
-        w = _Waiter(sched.current, sched, value)
+        w = Waiter(sched.current, sched, value)
         w.ext = self._shared
         sendq = self._sendq
         sendq.append(w)
         lock.release()
-        _park(sched, w, "chan send", sendq, lock)
+        park_waiter(sched, w, "chan send", sendq, lock)
         if not w.ok:
             raise ChanClosedError("send on closed channel")
 
@@ -276,7 +176,7 @@ class Chan(_Waitable):
             recvq = self._recvq
             while recvq:
                 w = recvq.popleft()
-                if w.sel is not None and not _claim(w):
+                if w.sel is not None and not claim(w):
                     continue
                 w.value = value
                 w.ok = True
@@ -286,7 +186,7 @@ class Chan(_Waitable):
                     self._buf.append(value)
                     return True
                 return False
-        _wake(get_sched(), w)
+        wake(get_sched(), w)
         return True
 
     # -- receive --------------------------------------------------------------
@@ -315,18 +215,18 @@ class Chan(_Waitable):
             # A full buffer may have a sender waiting: its value moves in behind.
             while sendq:
                 w = sendq.popleft()
-                if w.sel is not None and not _claim(w):
+                if w.sel is not None and not claim(w):
                     continue
                 buf.append(w.value)
                 w.ok = True
                 lock.release()
-                _wake(sched, w)
+                wake(sched, w)
                 return value, True
             lock.release()
             return value, True
         while sendq:
             w = sendq.popleft()
-            if w.sel is not None and not _claim(w):
+            if w.sel is not None and not claim(w):
                 continue
             value = w.value
             w.ok = True
@@ -339,12 +239,12 @@ class Chan(_Waitable):
         if self._closed:
             lock.release()
             return None, False
-        w = _Waiter(sched.current, sched, None)
+        w = Waiter(sched.current, sched, None)
         w.ext = self._shared
         recvq = self._recvq
         recvq.append(w)
         lock.release()
-        _park(sched, w, "chan receive", recvq, lock)
+        park_waiter(sched, w, "chan receive", recvq, lock)
         return w.value, w.ok
 
     # -- close ----------------------------------------------------------------
@@ -362,13 +262,13 @@ class Chan(_Waitable):
             for q in (self._recvq, self._sendq):
                 while q:
                     w = q.popleft()
-                    if w.sel is not None and not _claim(w):
+                    if w.sel is not None and not claim(w):
                         continue
                     w.value = None
                     w.ok = False
                     woken.append(w)
         for w in woken:
-            _wake(sched, w)
+            wake(sched, w)
 
     @property
     def closed(self) -> bool:
@@ -385,7 +285,7 @@ class Chan(_Waitable):
         """A send arm for :func:`select`."""
         return Case(self, True, value)
 
-    def _live_head(self, q: deque) -> _Waiter | None:
+    def _live_head(self, q: deque) -> Waiter | None:
         """First waiter of ``q`` whose wait can still be completed (lock held)."""
         while q:
             w = q[0]
@@ -454,7 +354,7 @@ def select(*cases: Case | None, default: bool = False,
         if c is None:
             continue
         ch = c.ch
-        w = _Waiter(g, sched, c.value if c.is_send else None, token, i)
+        w = Waiter(g, sched, c.value if c.is_send else None, token, i)
         if ch._shared:
             w.ext = True
             ext += 1
@@ -500,11 +400,11 @@ def select(*cases: Case | None, default: bool = False,
     return winner.index, winner.value, winner.ok
 
 
-def _pop_live(q: deque) -> _Waiter | None:
+def _pop_live(q: deque) -> Waiter | None:
     """Dequeue and claim the first waiter of ``q`` that can still be completed (lock held)."""
     while q:
         w = q.popleft()
-        if w.sel is None or _claim(w):
+        if w.sel is None or claim(w):
             return w
     return None
 
@@ -530,7 +430,7 @@ def _select_now(sched: Any, chans: list[Chan], i: int, c: Case) -> tuple[int, An
             return None
         _unlock_all(chans)
         if w is not None:
-            _wake(sched, w)
+            wake(sched, w)
         return i, None, True
     buf = ch._buf
     if buf:
@@ -541,13 +441,13 @@ def _select_now(sched: Any, chans: list[Chan], i: int, c: Case) -> tuple[int, An
             w.ok = True
         _unlock_all(chans)
         if w is not None:
-            _wake(sched, w)
+            wake(sched, w)
         return i, value, True
     w = _pop_live(ch._sendq)
     if w is not None:
         w.ok = True
         _unlock_all(chans)
-        _wake(sched, w)
+        wake(sched, w)
         return i, w.value, True
     if ch._closed:
         _unlock_all(chans)

@@ -19,20 +19,20 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from gonet.chan import _park, _Waitable, _Waiter, _wake
 from gonet.runtime.sched import get_sched
+from gonet.runtime.sema import Waitable, Waiter, park_waiter, wake
 
 __all__ = ["WaitGroup", "Mutex", "RWMutex", "Once", "Cond", "Semaphore"]
 
 
-class _Queued(_Waitable):
+class _Queued(Waitable):
     """A lock-guarded primitive with one FIFO queue of parked waiters, ``_q``."""
 
     __slots__ = ("_q",)
 
     def __init__(self) -> None:
-        _Waitable.__init__(self)
-        self._q: deque[_Waiter] = deque()
+        Waitable.__init__(self)
+        self._q: deque[Waiter] = deque()
 
     def _enter(self) -> Any:
         """Take the lock; returns this thread's scheduler."""
@@ -42,13 +42,13 @@ class _Queued(_Waitable):
             self._share(sched, self._q)
         return sched
 
-    def _wait_locked(self, sched: Any, value: Any, reason: str) -> _Waiter:
+    def _wait_locked(self, sched: Any, value: Any, reason: str) -> Waiter:
         """Queue the current goroutine (lock held), release the lock and park."""
-        w = _Waiter(sched.current, sched, value)
+        w = Waiter(sched.current, sched, value)
         w.ext = self._shared
         self._q.append(w)
         self._lock.release()
-        _park(sched, w, reason, self._q, self._lock)
+        park_waiter(sched, w, reason, self._q, self._lock)
         return w
 
 
@@ -91,7 +91,7 @@ class Mutex(_Queued):
         if self._q:
             w = self._q.popleft()  # stays locked: now w's
             self._lock.release()
-            _wake(sched, w)
+            wake(sched, w)
             return
         self._locked = False
         self._lock.release()
@@ -172,7 +172,7 @@ class RWMutex(_Queued):
             woken.append(q.popleft())
         self._lock.release()
         for w in woken:
-            _wake(sched, w)
+            wake(sched, w)
 
     def rlocker(self) -> _RLocker:
         """A lock object whose lock/unlock (and ``with``) are ``rlock``/``runlock``."""
@@ -229,7 +229,7 @@ class WaitGroup(_Queued):
         self._q.clear()
         self._lock.release()
         for w in woken:
-            _wake(sched, w)
+            wake(sched, w)
 
     def done(self) -> None:
         self.add(-1)
@@ -290,13 +290,13 @@ class Cond(_Queued):
     def wait(self) -> None:
         """Unlock ``L``, park until signalled, lock ``L`` again. Call with ``L`` locked."""
         sched = self._enter()
-        w = _Waiter(sched.current, sched, None)
+        w = Waiter(sched.current, sched, None)
         w.ext = self._shared
         self._q.append(w)  # queued before L is released: a signal cannot slip past
         self._lock.release()
         self.L.unlock()
         try:
-            _park(sched, w, "sync.Cond.Wait", self._q, self._lock)
+            park_waiter(sched, w, "sync.Cond.Wait", self._q, self._lock)
         finally:
             self.L.lock()
 
@@ -305,7 +305,7 @@ class Cond(_Queued):
         w = self._q.popleft() if self._q else None
         self._lock.release()
         if w is not None:
-            _wake(sched, w)
+            wake(sched, w)
 
     def broadcast(self) -> None:
         sched = self._enter()
@@ -313,7 +313,7 @@ class Cond(_Queued):
         self._q.clear()
         self._lock.release()
         for w in woken:
-            _wake(sched, w)
+            wake(sched, w)
 
 
 class Semaphore(_Queued):
@@ -366,7 +366,7 @@ class Semaphore(_Queued):
             woken.append(w)
         self._lock.release()
         for w in woken:
-            _wake(sched, w)
+            wake(sched, w)
 
     def __enter__(self) -> Semaphore:
         self.acquire(1)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from gonet.poll import available_backends
 from gonet.runtime import init_thread
+from gonet.runtime.netpoll_base import available_backends
 
 BACKENDS = [b for b in available_backends()]
 

@@ -724,3 +724,44 @@ def test_bad_timeouts_are_rejected():
     with pytest.raises(ValueError, match="read_timeout"):
         srv.serve(ln)
     ln.close()
+
+
+def _recv_until_eof(s: socket.socket) -> bytes:
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_short_body_against_declared_content_length_closes_the_connection():
+    # Go: a handler that writes less than its declared Content-Length gets the
+    # connection closed after the response, or the client (waiting for the
+    # missing bytes) would read the next response as this one's body.
+    def handler(w, r):
+        w.header().set("Content-Length", "10")
+        w.write(b"hello")
+
+    with TestServer(handler) as ts:
+        s = socket.create_connection(("127.0.0.1", ts.port), timeout=3)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        data = _recv_until_eof(s)  # socket.timeout here: the server kept it open
+        s.close()
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"Content-Length: 10\r\n" in data
+    assert data.endswith(b"\r\n\r\nhello")
+
+
+def test_read_timeout_bounds_the_request_head_when_read_header_timeout_is_none():
+    # Go: ReadHeaderTimeout zero -> ReadTimeout applies to the head; the
+    # docstring: read_timeout runs from the start of a request.
+    with TestServer(lambda w, r: w.write(b"x"), read_header_timeout=None, read_timeout=0.5) as ts:
+        s = socket.create_connection(("127.0.0.1", ts.port), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n")  # never finished
+        t0 = time.monotonic()
+        data = _recv_until_eof(s)
+        dt = time.monotonic() - t0
+        s.close()
+    assert data == b""
+    assert dt < 3.0

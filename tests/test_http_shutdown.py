@@ -167,3 +167,29 @@ def test_1000_concurrent_slow_requests_finish_in_about_one_sleep():
     # Serially this would take 500 s; concurrently about one sleep plus set-up.
     assert elapsed < 5.0, elapsed
     print(f"1000 slow requests in {elapsed:.2f} s")
+
+
+def _recv_until_eof(s: socket.socket) -> bytes:
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_graceful_shutdown_closes_a_connection_with_only_part_of_a_request_head():
+    # Go: a connection is active once a whole request head is read; one that
+    # has sent part of the next head is idle and shutdown closes it, rather
+    # than waiting (up to read_header_timeout, or forever) for the client.
+    with TestServer(lambda w, r: w.write(b"hi")) as ts:
+        s = socket.create_connection(("127.0.0.1", ts.port), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        s.sendall(b"GET / HTTP/1.1\r\nHost")
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        assert ts.shutdown(3.0) is True
+        assert time.monotonic() - t0 < 1.0
+        assert _recv_until_eof(s) == b""
+        s.close()

@@ -790,3 +790,86 @@ def test_read_later_counts_as_io_wait_for_deadlock_detection(run):
         return out
 
     assert run(body) == b"x"
+
+
+def test_readiness_wins_over_a_deadline_that_expires_before_the_reader_runs(run):
+    # Go's pollWait order: the poller readied the parked reader (data is
+    # there), then its deadline passed before the reader ran. The reader must
+    # read the data, not time out and leave it with no edge to come.
+    from gonet.runtime.sched import RUNNABLE
+
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        raw = socket.create_connection(("127.0.0.1", ln.addr.port))
+        peer = ln.accept()
+        got = []
+        expired = []
+        stop = []
+
+        def reader():
+            try:
+                got.append(peer.read(100))
+            except OSError as e:
+                got.append(e)
+
+        def spinner():
+            # Seventy of these keep the run queue longer than one round, so
+            # the reader, once the poller readies it, waits behind them; the
+            # first to see it runnable expires its deadline.
+            while not stop:
+                if not expired and r.state == RUNNABLE:
+                    peer.set_read_deadline(time.monotonic() - 1)
+                    expired.append(1)
+                gonet.sleep(0)
+
+        r = gonet.go(reader)
+        for _ in range(70):
+            gonet.go(spinner)
+        gonet.sleep(0.05)
+        parked = r.state == WAITING
+        raw.sendall(b"ping")
+        r.join(timeout=5)
+        stop.append(1)
+        # The expired deadline still fails the next read before any syscall.
+        try:
+            peer.read(100)
+        except gonet.DeadlineExceededError:
+            late = "timeout"
+        else:
+            late = "read"
+        for x in (raw, peer, ln):
+            x.close()
+        return parked, bool(expired), got, late
+
+    parked, expired, got, late = run(body)
+    assert parked and expired  # the race was staged
+    assert got == [b"ping"]
+    assert late == "timeout"
+
+
+def test_read_later_after_a_timed_out_read_runs_for_data_that_came_after(run):
+    # An idle release: a read times out, data arrives before read_later is
+    # called. The edge it left is held as READY, so read_later starts its
+    # goroutine at once without looking at the socket itself.
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        raw = socket.create_connection(("127.0.0.1", ln.addr.port))
+        peer = ln.accept()
+        peer.set_read_deadline(time.monotonic() + 0.05)
+        try:
+            peer.read(100)
+        except gonet.DeadlineExceededError:
+            pass
+        raw.sendall(b"late")
+        gonet.sleep(0.02)  # the poller sees the edge while nobody waits
+        peer.set_read_deadline(time.monotonic() + 5)
+        t0 = time.monotonic()
+        out = peer.read_later(peer.read, 100).join(timeout=3)
+        dt = time.monotonic() - t0
+        for x in (raw, peer, ln):
+            x.close()
+        return out, dt
+
+    out, dt = run(body)
+    assert out == b"late"
+    assert dt < 1.0

@@ -8,8 +8,8 @@ import time
 import pytest
 
 import gonet
-from gonet.poll import available_backends, backend
-from gonet.poll.polldesc import POLL_ERR_CLOSING, POLL_ERR_TIMEOUT, POLL_OK, READY
+from gonet.runtime.netpoll import POLL_ERR_CLOSING, POLL_ERR_TIMEOUT, POLL_OK, READY
+from gonet.runtime.netpoll_base import available_backends, backend
 from gonet.runtime.sched import WAITING, get_sched
 
 

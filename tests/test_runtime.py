@@ -13,7 +13,7 @@ import time
 import pytest
 
 import gonet
-from gonet.poll._wakefd import Waker
+from gonet.runtime.netpoll_break import Waker
 from gonet.runtime.sched import TIMEOUT, WAITING, get_sched
 
 
@@ -418,3 +418,123 @@ def test_a_raising_timer_callback_does_not_kill_the_scheduler(run, capfd):
 
     assert run(body) == 7
     assert "callback-bug" in capfd.readouterr().err
+
+
+def test_sleep_cut_short_by_an_exception_does_not_wake_a_later_park(run):
+    # A goroutine's SystemExit is handed to main while main sleeps; main
+    # catches it and joins a worker. The abandoned sleep's timer must not
+    # ready main in the middle of that join (join would return early).
+    from gonet.runtime.sched import go, sleep
+
+    def body():
+        def quitter():
+            raise SystemExit(3)
+
+        go(quitter)
+        try:
+            sleep(0.2)
+        except SystemExit:
+            pass
+        else:
+            raise AssertionError("SystemExit was not delivered to main")
+
+        def worker():
+            sleep(0.6)
+            return "done"
+
+        g = go(worker)
+        assert g.join() == "done"
+        assert g.done()
+
+    run(body)
+
+
+def test_blocking_call_cut_short_by_an_exception_does_not_wake_a_later_park(run):
+    # Like the sleep case: main is parked in a thread-pool call when a
+    # goroutine's SystemExit is handed to it. When the call finishes later,
+    # its completion must not ready main inside an unrelated park.
+    from gonet.runtime.sched import go, sleep
+    from gonet.runtime.threadpool import blocking
+
+    def body():
+        def quitter():
+            raise SystemExit(3)
+
+        go(quitter)
+        try:
+            blocking(time.sleep, 0.2)
+        except SystemExit:
+            pass
+        else:
+            raise AssertionError("SystemExit was not delivered to main")
+
+        def worker():
+            sleep(0.6)
+            return "done"
+
+        g = go(worker)
+        assert g.join() == "done"
+        assert g.done()
+
+    run(body)
+
+
+def test_a_thread_that_ends_tears_its_scheduler_down():
+    # Each thread that used gonet had a scheduler with an epoll fd and an
+    # eventfd; they must be closed when the thread ends, even with a goroutine
+    # still parked in it, and the scheduler freed when none is.
+    from gonet.runtime.sched import Scheduler, all_schedulers
+
+    def nfds():
+        return len(os.listdir("/proc/self/fd"))
+
+    def schedulers():
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if type(o) is Scheduler)
+
+    def clean():
+        gonet.go(lambda: gonet.sleep(0.001)).join()
+
+    def leaves_one_parked():
+        clean()
+        gonet.go(gonet.sleep, 3600)
+        gonet.sleep(0)
+
+    def threads(fn, n):
+        for _ in range(n):
+            t = threading.Thread(target=fn)
+            t.start()
+            t.join()
+
+    before_fds, before = nfds(), schedulers()
+    threads(clean, 200)
+    assert nfds() - before_fds < 10
+    assert schedulers() - before < 5
+    threads(leaves_one_parked, 50)
+    assert nfds() - before_fds < 10
+    assert all(s.thread.is_alive() for s in all_schedulers())
+
+
+def test_a_forked_child_gets_a_fresh_scheduler(run):
+    # The parent's epoll instance is shared across fork: the child must not
+    # poll it. after_fork (run by os.register_at_fork) drops it.
+    def body():
+        parent = get_sched()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report whether gonet works on a new poller
+            try:
+                ok = get_sched() is not parent and gonet.go(lambda: 7).join() == 7
+                gonet.sleep(0.01)
+                os.write(w, b"ok" if ok else b"no")
+            finally:
+                os._exit(0)
+        os.close(w)
+        _, status = os.waitpid(pid, 0)
+        out = os.read(r, 10)
+        os.close(r)
+        return out, status
+
+    out, status = run(body)
+    assert status == 0
+    assert out == b"ok"

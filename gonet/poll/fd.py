@@ -41,8 +41,8 @@ pollDesc is READY already, or the kernel holds the edge for the next poll
 (under the level-triggered poll backend, arming reports it at once). So the
 next read skips the syscall and goes straight to ``wait_read``, which consumes
 a READY without parking. This saves the read(2) that would fail with
-EAGAIN, which in Python costs more than a successful one (an exception object
-per call, ~5 us against ~2 us). The exception is a peer that hung up (or an fd
+EAGAIN, which in Python costs more than a successful one (it raises an
+exception). The exception is a peer that hung up (or an fd
 in error): no edge follows the one that reported it, and that edge may have
 come together with the data just read, so once the poller has seen a hang-up
 (``pd.eof``) every read tries the syscall again.
@@ -65,7 +65,7 @@ from collections import deque
 from typing import Any
 
 from gonet.poll.errors import ClosedError, DeadlineExceededError
-from gonet.poll.polldesc import MODE_R, MODE_RW, MODE_W, POLL_ERR_CLOSING, PollDesc
+from gonet.runtime.netpoll import MODE_R, MODE_RW, MODE_W, POLL_ERR_CLOSING, PollDesc
 from gonet.runtime.sched import get_sched
 
 __all__ = ["FD"]
@@ -73,8 +73,7 @@ __all__ = ["FD"]
 # Stream reads and writes are read(2) and write(2), as in Go's fd_unix.go:
 # on a socket the same as recv/send without flags, and os.read/os.write cost
 # less per call than the socket methods (no PyArg_ParseTuple, no timeout
-# bookkeeping): 2,300 fewer instructions per echoed message, 13% of the
-# server's user time in the echo benchmark.
+# bookkeeping; benchmarks/README.md has the measurement).
 _read = os.read
 _write = os.write
 
@@ -271,25 +270,13 @@ class FD:
         sched = self._sched
         self._rdrained = False  # the wake-up is used to start fn: fn must try recv
         g = sched.spawn_parked(fn, args, name, "IO wait (idle)")
-        if self._closing or self._readable_now() or not self.pd.handoff_read(g):
+        # The semaphore alone tells whether bytes wait unread: every read
+        # that the poller readied retried its syscall (readiness wins over a
+        # deadline, see gonet.runtime.netpoll), so no edge was consumed
+        # without reading, and any edge since is held as READY.
+        if self._closing or not self.pd.handoff_read(g):
             sched.ready(g)
         return g
-
-    def _readable_now(self) -> bool:
-        """Is there something to read (data, EOF, an error) right now?
-
-        read_later cannot trust an empty semaphore alone: a read that parked,
-        was readied by the poller and then timed out (its deadline fired
-        before it ran) consumed the edge without reading, and no edge will
-        come again for data already there.
-        """
-        try:
-            self.sock.recv(1, socket.MSG_PEEK)
-        except BlockingIOError:
-            return False
-        except OSError:
-            return True  # the read will report it
-        return True
 
     def recvfrom(self, n: int) -> tuple[bytes, Any]:
         """Receive one datagram of at most ``n`` bytes and its sender's address."""

@@ -68,6 +68,7 @@ the thread pool, no cross-thread waiter), the main goroutine gets
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
 import time
@@ -80,7 +81,7 @@ from typing import Any
 from greenlet import GreenletExit, greenlet
 from greenlet import getcurrent as _getcurrent
 
-from gonet.poll.polldesc import Netpoller
+from gonet.runtime.netpoll import Netpoller
 from gonet.runtime.timers import TimerHeap
 
 __all__ = [
@@ -211,7 +212,7 @@ class Goroutine:
         try:
             # Spelled out by arity: a plain call is inlined by CPython's
             # interpreter, while f(*a, **k) nests a C-level call whose stack
-            # greenlet must save and restore at every switch (~650 bytes).
+            # greenlet must save and restore at every switch.
             fn = self._fn
             args = self._args
             if self._kwargs:
@@ -290,6 +291,18 @@ class Scheduler:
     def __repr__(self) -> str:
         return (f"<Scheduler thread={self.thread.name!r} poller={self.netpoll.name} "
                 f"goroutines={len(self.all)} runq={len(self.runq)}>")
+
+    def teardown(self) -> None:
+        """Release what the scheduler holds of the OS: the poller's kernel
+        objects. For a thread that has ended (the thread guard calls it) or a
+        forked child; the scheduler is unusable afterwards."""
+        _schedulers.discard(self)
+        self.netpoll.shutdown()
+        self.runq.clear()
+        self.inbox.clear()
+        self.timers.heap.clear()
+        self.all.clear()
+        self.hub = None
 
     # -- goroutines -----------------------------------------------------------
 
@@ -518,7 +531,30 @@ def _park_timeout(sched: Scheduler, g: Goroutine) -> None:
         sched.ready(g, TIMEOUT)
 
 
+# This thread's scheduler, and its guard. A thread-local's values are
+# released when their thread ends, which is the one hook Python gives at
+# thread exit: the guard's __del__ tears the scheduler down there. The
+# scheduler itself cannot be relied on for that: its suspended hub greenlet
+# holds a frame that refers back to it.
 _tls = threading.local()
+
+
+class _ThreadGuard:
+    __slots__ = ("sched",)
+
+    def __init__(self, sched: Scheduler) -> None:
+        self.sched = sched
+
+    def __del__(self) -> None:
+        if sys is None or sys.is_finalizing():
+            return  # the process is exiting: the OS closes the fds
+        self.sched.teardown()
+
+
+def _install(s: Scheduler) -> Scheduler:
+    _tls.sched = s
+    _tls.guard = _ThreadGuard(s)
+    return s
 
 
 def get_sched() -> Scheduler:
@@ -526,8 +562,7 @@ def get_sched() -> Scheduler:
     try:
         return _tls.sched
     except AttributeError:
-        s = _tls.sched = Scheduler()
-        return s
+        return _install(Scheduler())
 
 
 def init_thread(backend: str | None = None) -> Scheduler:
@@ -538,8 +573,26 @@ def init_thread(backend: str | None = None) -> Scheduler:
     """
     if getattr(_tls, "sched", None) is not None:
         raise RuntimeError("this thread already has a gonet scheduler")
-    s = _tls.sched = Scheduler(backend)
-    return s
+    return _install(Scheduler(backend))
+
+
+def after_fork() -> None:
+    """In a forked child: forget the schedulers inherited from the parent.
+
+    Their pollers are the parent's kernel objects (an epoll instance is
+    shared across fork); the child's copies of those fds are closed and the
+    next gonet call creates a fresh scheduler. Runs by itself in every child
+    (``os.register_at_fork``); call it directly only after a fork made some
+    other way. Fork from outside goroutines (or from the main goroutine):
+    other goroutines do not survive it, as no thread but the forking one does.
+    """
+    for s in list(_schedulers):
+        s.teardown()
+    _tls.__dict__.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=after_fork)
 
 
 def current() -> Goroutine:

@@ -1,4 +1,4 @@
-"""OS backend: BSD/macOS kqueue with EV_CLEAR (Go's netpoll_kqueue.go).
+"""Runtime layer, netpoller backend: BSD/macOS kqueue with EV_CLEAR (Go's netpoll_kqueue.go).
 
 Each fd gets a read and a write filter, both added once at open with EV_CLEAR,
 the kqueue spelling of edge triggering: an event is reported once per change
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import select
 
-from gonet.poll.backend_base import Backend
-from gonet.poll.polldesc import MODE_EOF, MODE_R, MODE_RW, MODE_W, netpollready
+from gonet.runtime.netpoll import MODE_EOF, MODE_R, MODE_RW, MODE_W, netpollready
+from gonet.runtime.netpoll_base import Backend
 
 _MAX_EVENTS = 512
 

@@ -1,4 +1,4 @@
-"""OS backend: portable poll(2), level-triggered (for systems without epoll/kqueue).
+"""Runtime layer, netpoller backend: portable poll(2), level-triggered (for systems without epoll/kqueue).
 
 poll() reports readiness for as long as it lasts, so registering every fd for
 IN | OUT once (as the edge-triggered backends do) would make every idle,
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import select
 
-from gonet.poll.backend_base import Backend
-from gonet.poll.polldesc import MODE_EOF, MODE_R, MODE_W, netpollready
+from gonet.runtime.netpoll import MODE_EOF, MODE_R, MODE_W, netpollready
+from gonet.runtime.netpoll_base import Backend
 
 _POLLIN = select.POLLIN
 _POLLOUT = select.POLLOUT

@@ -1,14 +1,18 @@
-"""Poll-descriptor layer: pollDesc, its free list, deadlines, and the netpoller.
+"""Runtime layer, netpoller: pollDesc, its free list, deadlines, and the Netpoller.
 
 This is gonet's ``runtime/netpoll.go``. It owns, for every file descriptor the
 runtime watches, a :class:`PollDesc`: one binary semaphore per direction, the
 read and write deadlines, and the sequence numbers that make stale timers
-harmless. :class:`Netpoller` ties one OS backend (``backend_*.py``) to one
-scheduler and turns backend events into goroutines to run.
+harmless. :class:`Netpoller` ties one OS backend (``netpoll_epoll.py`` and its
+siblings, chosen in ``netpoll_base.py``) to one scheduler and turns backend
+events into goroutines to run.
 
-The layer is passive: it never imports the scheduler. Each Netpoller is handed
-the scheduler that owns it, and uses only its ``park_io``, ``ready``,
-``current`` and ``timers`` members.
+The scheduler (``sched.py``) creates a Netpoller and sits above it: this
+module never imports the scheduler. Each Netpoller is handed the scheduler
+that owns it, and uses only its ``park_io``, ``ready``, ``current`` and
+``timers`` members. The backends sit beside this module: they apply events
+with :func:`netpollready` / :func:`netpollready_batch`, and the Netpoller
+creates one through ``netpoll_base.new_backend``.
 
 The semaphores ``rg`` and ``wg``
 --------------------------------
@@ -16,16 +20,27 @@ The semaphores ``rg`` and ``wg``
 Each of ``rg`` (read) and ``wg`` (write) is in one of three states::
 
     None        empty: no event pending, nobody waiting
-    READY       an I/O event arrived while nobody was waiting
+    READY       an I/O event arrived and nobody has consumed it yet
     <goroutine> that goroutine is parked waiting for the event
 
 Transitions::
 
-    event from the poller:   None -> READY      g -> None (g is readied)
+    event from the poller:   None -> READY      g -> READY (g is readied)
                              READY -> READY     (two events, one wake-up)
     waiter arrives:          READY -> None      (consumed, no park)
                              None -> g          (parks)
     deadline fires / close:  g -> None          (g is readied, sees the error)
+    readied waiter resumes:  READY -> None      (woken by readiness: retry the I/O)
+                             None               (woken by deadline or close)
+
+A goroutine the poller readies leaves READY behind, and consumes it when it
+resumes: that is how it tells a wake by readiness from one by its deadline or
+by close, as Go's ``netpollblock`` does with pdReady. Readiness wins
+(Go's ``poll_runtime_pollWait``): the error checks (closing, deadline) run
+before parking and, after a wake, only when the wake did not report
+readiness. So a read whose data arrived in the same instant as its deadline
+(or whose deadline fired while it sat in the run queue after the poller had
+readied it) reads the data instead of timing out and stranding the edge.
 
 Go has a fourth state, WAIT, for the window between a goroutine deciding to
 park and the park committing, because Go's poller runs on other threads and
@@ -57,8 +72,8 @@ Invariants
 - At most one goroutine waits on each direction (the FD layer's locks ensure
   it); a second waiter is a bug and raises.
 - A descriptor is only touched from the thread of the scheduler that opened it.
-- Every wake-up has one cause: a goroutine parked in :meth:`PollDesc.wait` is
-  readied exactly once, by the poller, its deadline timer, or close.
+- Every wake-up has one cause: a goroutine parked in :meth:`PollDesc.wait_read`
+  is readied exactly once, by the poller, its deadline timer, or close.
 """
 
 from __future__ import annotations
@@ -190,6 +205,9 @@ class PollDesc:
         finally:
             if self.rg is g:  # left the park without a wake-up (an exception)
                 self.rg = None
+        if self.rg is READY:  # woken by readiness: it wins over a deadline or close
+            self.rg = None
+            return POLL_OK
         if self.closing:
             return POLL_ERR_CLOSING
         if self.rd < 0.0:
@@ -220,6 +238,9 @@ class PollDesc:
         finally:
             if self.wg is g:
                 self.wg = None
+        if self.wg is READY:
+            self.wg = None
+            return POLL_OK
         if self.closing:
             return POLL_ERR_CLOSING
         if self.wd < 0.0:
@@ -379,7 +400,7 @@ class Netpoller:
     """
 
     def __init__(self, sched: Any, backend_name: str | None = None) -> None:
-        from gonet.poll import new_backend  # the backend modules sit below this one
+        from gonet.runtime.netpoll_base import new_backend  # the backends import this module
 
         self.sched = sched
         self.thread_id = _get_ident()
@@ -457,6 +478,23 @@ class Netpoller:
         """Interrupt a blocked poll from any thread (Go's netpollBreak)."""
         self.backend.wake()
 
+    def shutdown(self) -> None:
+        """Close the backend's kernel objects (its epoll/kqueue fd and the
+        break). For a scheduler whose thread has ended, or a forked child's
+        copy of its parent's poller; descriptors still open are forgotten, not
+        closed (they belong to their FDs)."""
+        backend = self.backend
+        if backend is None:
+            return
+        self.backend = None
+        self.arm = None
+        self.fds.clear()
+        self._free = None
+        try:
+            backend.shutdown()
+        except OSError:
+            pass
+
 
 
 def netpollready_batch(events: list, fds: dict, kinds: dict, rmask: int, wmask: int,
@@ -490,18 +528,15 @@ def netpollready_batch(events: list, fds: dict, kinds: dict, rmask: int, wmask: 
             pd.eof = True
         if r:
             g = pd.rg
-            if g is None:
+            if g is not READY:
                 pd.rg = READY
-            elif g is not READY:
-                pd.rg = None
-                append(g)
+                if g is not None:
+                    append(g)
         if w:
             g = pd.wg
             if g is not READY:  # READY: the usual case, a socket that stays writable
-                if g is None:
-                    pd.wg = READY
-                else:
-                    pd.wg = None
+                pd.wg = READY
+                if g is not None:
                     append(g)
     return unknown
 
@@ -510,21 +545,20 @@ def netpollready(pd: PollDesc, mode: int, out: list) -> None:
     """Apply one event to ``pd``; append readied goroutines to ``out``.
 
     Called by the backends for every event. A goroutine that is appended is
-    no longer referenced by the descriptor; the scheduler makes it runnable.
+    no longer referenced by the descriptor, which holds READY instead; the
+    scheduler makes it runnable, and it consumes the READY when it resumes.
     """
     if mode & MODE_EOF:
         pd.eof = True
     if mode & MODE_R:
         g = pd.rg
-        if g is None:
+        if g is not READY:
             pd.rg = READY
-        elif g is not READY:
-            pd.rg = None
-            out.append(g)
+            if g is not None:
+                out.append(g)
     if mode & MODE_W:
         g = pd.wg
-        if g is None:
+        if g is not READY:
             pd.wg = READY
-        elif g is not READY:
-            pd.wg = None
-            out.append(g)
+            if g is not None:
+                out.append(g)

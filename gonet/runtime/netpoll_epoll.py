@@ -1,4 +1,4 @@
-"""OS backend: Linux epoll, edge-triggered (Go's netpoll_epoll.go).
+"""Runtime layer, netpoller backend: Linux epoll, edge-triggered (Go's netpoll_epoll.go).
 
 Facts this backend relies on:
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import select
 
-from gonet.poll.backend_base import Backend
-from gonet.poll.polldesc import netpollready_batch
+from gonet.runtime.netpoll import netpollready_batch
+from gonet.runtime.netpoll_base import Backend
 
 _EPOLLIN = select.EPOLLIN
 _EPOLLOUT = select.EPOLLOUT

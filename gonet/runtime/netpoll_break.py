@@ -1,4 +1,4 @@
-"""OS-backend helper: the netpoll break (an eventfd, or a non-blocking pipe).
+"""Runtime layer, netpoller: the netpoll break (an eventfd, or a non-blocking pipe).
 
 Go's netpollBreak. Any thread may call :meth:`Waker.wake` to interrupt the
 poller's wait. Wakes are coalesced: between two drains only the first one
