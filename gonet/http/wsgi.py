@@ -34,15 +34,16 @@ PEP 3333 points, and how they are met
 Threads (``threads=N``)
 -----------------------
 
-The pool thread runs the app, its iteration and ``close()``. Every
-operation that touches the connection (reading the body, sending) must run
-on the scheduler's thread, so the pool thread hands it to the connection's
-goroutine and waits (:meth:`_Call.io`): the goroutine parks for the whole
-call and wakes for each hand-off request, runs it, and parks again. Writes
-that only fill the ResponseWriter's buffer need no hand-off. Invariant: at
-any moment exactly one of the two runs the call (the thread, or the
-goroutine serving a hand-off while the thread waits), so the call's state
-needs no lock.
+The pool thread runs the app, its iteration and ``close()``, through the
+runtime's :class:`~gonet.runtime.threadpool.Handoff`. Every operation that
+touches the connection (reading the body, sending) must run on the
+scheduler's thread, so the pool thread hands it back to the connection's
+goroutine and waits (:meth:`_Call.io`, ``Handoff.call``): the goroutine
+parks for the whole call and wakes for each such request, runs it, and
+parks again. Writes that only fill the ResponseWriter's buffer need no
+hand-off. Invariant: at any moment exactly one of the two runs the call (the
+thread, or the goroutine serving a request while the thread waits), so the
+call's state needs no lock.
 """
 
 from __future__ import annotations
@@ -50,13 +51,13 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from gonet.http.response import BUFFER_SIZE
+from gonet.runtime.threadpool import Handoff
 
 __all__ = ["WSGIHandler", "FileWrapper"]
 
@@ -204,7 +205,7 @@ class _Call:
 
     __slots__ = ("w", "status", "headers", "headers_sent", "hop", "cl", "written")
 
-    def __init__(self, w: Any, hop: _Hop | None) -> None:
+    def __init__(self, w: Any, hop: Handoff | None) -> None:
         self.w = w
         self.status: str | None = None
         self.headers: list | None = None
@@ -217,7 +218,7 @@ class _Call:
         hop = self.hop
         if hop is None:
             return fn(*args)
-        return hop.call(fn, args)
+        return hop.call(fn, *args)
 
     def start_response(self, status: str, headers: list, exc_info: Any = None) -> Callable:
         if exc_info is not None:
@@ -298,49 +299,6 @@ def _write_flush(w: Any, data: bytes) -> None:
     w.write(data)
     if not w.head_sent:
         w.flush()
-
-
-class _Hop:
-    """Hand-off from a pool thread to the connection's goroutine (threaded mode)."""
-
-    __slots__ = ("sched", "g", "lock", "fn", "args", "result", "exc")
-
-    def __init__(self, sched: Any, g: Any) -> None:
-        self.sched = sched
-        self.g = g
-        self.lock = threading.Lock()
-        self.lock.acquire()
-        self.fn: Callable | None = None
-        self.args: tuple = ()
-        self.result: Any = None
-        self.exc: BaseException | None = None
-
-    def call(self, fn: Callable, args: tuple) -> Any:
-        """On the pool thread: run ``fn(*args)`` on the goroutine and wait."""
-        self.fn = fn
-        self.args = args
-        self.sched.ready_threadsafe(self.g, self)
-        self.lock.acquire()
-        exc = self.exc
-        if exc is not None:
-            self.exc = None
-            raise exc
-        r = self.result
-        self.result = None
-        return r
-
-    def serve(self) -> None:
-        """On the goroutine: run the requested operation, release the thread."""
-        try:
-            self.result = self.fn(*self.args)
-        except BaseException as e:  # noqa: B036 - handed to the thread, re-raised there
-            self.exc = e
-        self.fn = None
-        self.args = ()
-        self.lock.release()
-
-
-_DONE = object()
 
 
 class WSGIHandler:
@@ -492,39 +450,11 @@ class WSGIHandler:
         return True
 
     def _serve_threaded(self, w: Any, r: Any) -> None:
-        from gonet.runtime.sched import get_sched
-
-        sched = get_sched()
-        g = sched.current
-        hop = _Hop(sched, g)
+        hop = Handoff(self._pool)
         call = _Call(w, hop)
         env = self.environ(r, call)
         env["wsgi.multithread"] = True
-        box: list = []
-
-        def run() -> None:
-            try:
-                self._drive(call, env)
-            except BaseException as e:  # noqa: B036 - re-raised in the goroutine
-                box.append(e)
-            finally:
-                sched.ready_threadsafe(g, _DONE)
-
-        self._pool.submit(run)
-        sched.external_waiters += 1
-        try:
-            while True:
-                msg = sched.park("wsgi call on thread")
-                if msg is _DONE:
-                    break
-                if msg is hop:
-                    hop.serve()
-        finally:
-            sched.external_waiters -= 1
-        if box:
-            e = box[0]
-            box.clear()
-            raise e
+        hop.run(self._drive, call, env)
 
 
 def _split_host(hostport: str) -> tuple[str, str]:

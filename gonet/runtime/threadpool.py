@@ -1,13 +1,30 @@
 """Runtime layer: the syscall hand-off (Go's entersyscall for blocking calls).
 
 A call that would block the OS thread (getaddrinfo, file I/O, a C library,
-``time.sleep``) runs on a small shared thread pool while the calling goroutine
-is parked with wait reason "syscall". The worker hands the outcome back to the
-goroutine's own scheduler through its inbox and a netpoll break, so other
-goroutines keep running meanwhile.
+``time.sleep``) runs on a thread pool while the calling goroutine is parked
+with wait reason "syscall". The outcome comes back to the goroutine's own
+scheduler through its inbox and a netpoll break, so other goroutines keep
+running meanwhile.
 
-The pool is bounded (``GONET_MAX_THREADS``, default 64): when every worker is
-busy, further calls queue, and their goroutines simply stay parked longer.
+:func:`blocking` is the plain form, on a shared pool bounded by
+``GONET_MAX_THREADS`` (default 64): when every worker is busy, further calls
+queue, and their goroutines simply stay parked longer. :class:`Handoff` is the
+general one: a call on a pool of the caller's choosing that may, while it
+runs, ask the parked goroutine to run something on the scheduler's thread
+(the WSGI adapter's threaded mode does every socket operation that way).
+
+The hand-off's states, as the goroutine sees them::
+
+    run() submits fn        -> parked, waiting for a message
+    message CALL            -> runs the thread's request, parks again
+    message DONE            -> returns fn's result or raises its exception
+    an exception thrown in  -> stops waiting; later messages are refused
+
+Every message is delivered by a callback on the scheduler's hub, which
+readies the goroutine only while it still waits for this hand-off: a
+completion after the goroutine left (an exception thrown into main, say)
+never readies it inside some unrelated park, and a request that arrives
+then fails on the pool thread instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -15,12 +32,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from gonet.runtime.sched import get_sched
 
-__all__ = ["blocking"]
+__all__ = ["blocking", "Handoff", "default_pool"]
 
 T = TypeVar("T")
 
@@ -28,7 +45,8 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def _get_pool() -> ThreadPoolExecutor:
+def default_pool() -> ThreadPoolExecutor:
+    """The shared pool behind :func:`blocking` (``GONET_MAX_THREADS`` threads)."""
     global _pool
     if _pool is None:
         with _pool_lock:
@@ -38,32 +56,113 @@ def _get_pool() -> ThreadPoolExecutor:
     return _pool
 
 
+_CALL = "call"
+_DONE = "done"
+
+
+class _Abandoned(RuntimeError):
+    """Raised on the pool thread when the goroutine no longer waits for it."""
+
+
+class Handoff:
+    """One call on another OS thread, with the goroutine parked meanwhile.
+
+    ``Handoff(pool).run(fn, *args)`` in a goroutine runs ``fn(*args)`` on
+    ``pool`` (the shared one by default) and returns its result or raises its
+    exception. While it runs, code on the pool thread may call
+    ``handoff.call(fn2, *args)`` to run ``fn2`` in the parked goroutine, on the
+    scheduler's thread, and get its result: what a library on a thread needs
+    to touch the goroutine's connections. A Handoff serves one ``run``.
+    """
+
+    __slots__ = ("_pool", "_sched", "_g", "_waiting", "_req", "_req_done", "_reply", "_out",
+                 "_exc")
+
+    def __init__(self, pool: Executor | None = None) -> None:
+        self._pool = pool
+        self._sched: Any = None
+        self._g: Any = None
+        self._waiting = False
+        self._req: tuple | None = None
+        self._req_done: threading.Lock | None = None
+        self._reply: tuple = ()  # (ok, value) of the last call served
+        self._out: Any = None
+        self._exc: BaseException | None = None
+
+    # -- the goroutine's side ---------------------------------------------------
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        sched = self._sched = get_sched()
+        self._g = sched.current
+        self._waiting = True
+        pool = self._pool or default_pool()
+        pool.submit(self._thread_main, fn, args, kwargs)
+        sched.external_waiters += 1
+        try:
+            while True:
+                msg = sched.park("syscall")
+                if msg is _DONE:
+                    break
+                if msg is _CALL:
+                    self._serve()
+        finally:
+            self._waiting = False
+            sched.external_waiters -= 1
+        exc = self._exc
+        if exc is not None:
+            self._exc = None
+            raise exc
+        out = self._out
+        self._out = None
+        return out
+
+    def _serve(self) -> None:
+        fn, args = self._req
+        try:
+            self._reply = (True, fn(*args))
+        except BaseException as e:  # noqa: B036 - handed back to the pool thread
+            self._reply = (False, e)
+        self._req = None
+        self._req_done.release()
+
+    def _deliver(self, msg: str) -> None:
+        """On the hub: ready the goroutine with ``msg`` if it still waits for us."""
+        if self._waiting:
+            self._sched.ready(self._g, msg)
+        elif msg is _CALL:
+            self._reply = (False, _Abandoned("the goroutine stopped waiting for this call"))
+            self._req_done.release()
+
+    # -- the pool thread's side ------------------------------------------------
+
+    def _thread_main(self, fn: Callable, args: tuple, kwargs: dict) -> None:
+        try:
+            self._out = fn(*args, **kwargs)
+        except BaseException as e:  # noqa: B036 - re-raised in the goroutine
+            self._exc = e
+        self._sched.call_soon_threadsafe(lambda: self._deliver(_DONE))
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """From the pool thread running this hand-off: run ``fn(*args)`` in the
+        waiting goroutine and return its result (or raise its exception)."""
+        done = self._req_done
+        if done is None:
+            done = self._req_done = threading.Lock()
+        done.acquire()
+        self._req = (fn, args)
+        self._sched.call_soon_threadsafe(lambda: self._deliver(_CALL))
+        done.acquire()  # released by _serve (or _deliver, if abandoned)
+        done.release()
+        ok, value = self._reply
+        self._reply = ()
+        if not ok:
+            raise value
+        return value
+
+
 def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run ``fn(*args, **kwargs)`` on the thread pool; park until it returns.
+    """Run ``fn(*args, **kwargs)`` on the shared thread pool; park until it returns.
 
     Returns its result or re-raises its exception in the calling goroutine.
     """
-    sched = get_sched()
-    g = sched.current
-    fut: Future = _get_pool().submit(fn, *args, **kwargs)
-    # The completion is handed to the hub, which readies g only if g still
-    # waits for this call: not if fn finished before the park (fut.done()
-    # below), nor if the park was left by an exception thrown into g.
-    waiting = [True]
-
-    def wake() -> None:
-        if waiting[0]:
-            waiting[0] = False
-            sched.ready(g)
-
-    fut.add_done_callback(lambda f: sched.call_soon_threadsafe(wake))
-    if not fut.done():
-        sched.external_waiters += 1
-        try:
-            sched.park("syscall")
-        finally:
-            waiting[0] = False
-            sched.external_waiters -= 1
-    else:
-        waiting[0] = False
-    return fut.result()
+    return Handoff().run(fn, *args, **kwargs)
