@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import time
@@ -873,3 +874,95 @@ def test_read_later_after_a_timed_out_read_runs_for_data_that_came_after(run):
     out, dt = run(body)
     assert out == b"late"
     assert dt < 1.0
+
+
+def test_file_listener_serves_a_socket_made_elsewhere(run):
+    # Go's FileListener: a listening socket from somewhere else (a parent
+    # process, systemd) is taken over on a duplicate; the original stays the
+    # caller's.
+    raw = socket.socket()
+    raw.bind(("127.0.0.1", 0))
+    raw.listen(8)
+    port = raw.getsockname()[1]
+
+    def body():
+        ln = gonet.file_listener(raw)
+        assert ln.network == "tcp" and ln.addr.port == port and ln.fileno() != raw.fileno()
+        c = gonet.dial("tcp", f"127.0.0.1:{port}")
+        s = ln.accept()
+        c.write(b"hi")
+        got = s.read(10)
+        nodelay = s._fd.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        for x in (c, s, ln):
+            x.close()
+        return got, nodelay
+
+    assert run(body) == (b"hi", 1)
+    assert raw.fileno() >= 0  # still open: the caller's copy
+    raw.close()
+
+
+def test_file_listener_refuses_a_socket_that_is_not_listening(run):
+    raw = socket.socket()
+
+    def body():
+        with pytest.raises(ValueError, match="not listening"):
+            gonet.file_listener(raw)
+
+    run(body)
+    raw.close()
+
+
+def test_file_conn_on_a_socketpair_and_a_connected_datagram_socket(run):
+    a, b = socket.socketpair()
+    u1 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u1.bind(("127.0.0.1", 0))
+    u2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u2.bind(("127.0.0.1", 0))
+    u2.connect(u1.getsockname())
+
+    def body():
+        c = gonet.file_conn(a)
+        b.sendall(b"ping")
+        first = c.read(10)
+        c.write(b"pong")
+        uc = gonet.file_conn(u2)
+        uc.write(b"dgram")
+        pc = gonet.file_packet_conn(u1)
+        data, addr = pc.read_from(100)
+        out = (c.network, first, uc.network, data, addr.port == u2.getsockname()[1])
+        for x in (c, uc, pc):
+            x.close()
+        return out
+
+    assert run(body) == ("unix", b"ping", "udp", b"dgram", True)
+    assert b.recv(10) == b"pong"
+    for s in (a, b, u1, u2):
+        s.close()
+
+
+def test_listen_socket_needs_no_scheduler_and_words_errors_as_go():
+    # For a process supervisor: a plain listening socket, made on a thread
+    # that has no gonet scheduler (none may cross a fork).
+    import threading
+
+    from gonet.runtime import sched
+
+    box = []
+
+    def plain_thread():
+        box.append(gonet.net.listen_socket("tcp", "localhost:0"))  # a name: looked up here
+        box.append(getattr(sched._tls, "sched", None))
+
+    t = threading.Thread(target=plain_thread)
+    t.start()
+    t.join()
+    s, thread_sched = box
+    assert thread_sched is None
+    assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+    port = s.getsockname()[1]
+    with pytest.raises(OSError) as ei:
+        gonet.net.listen_socket("tcp", f"127.0.0.1:{port}")
+    assert str(ei.value) == f"listen tcp 127.0.0.1:{port}: bind: address already in use"
+    assert ei.value.errno == errno.EADDRINUSE
+    s.close()
