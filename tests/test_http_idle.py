@@ -11,8 +11,13 @@ import io
 import socket
 import time
 
+import pytest
+
 import gonet
 from gonet.http.httptest import TestServer
+
+# Every test here runs once per head parser (gonet.http.wire's fast and public paths).
+pytestmark = pytest.mark.usefixtures("head_parser")
 
 REQ = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 

@@ -17,6 +17,9 @@ import gonet
 from gonet import http
 from gonet.http.httptest import TestServer
 
+# Every test here runs once per head parser (gonet.http.wire's fast and public paths).
+pytestmark = pytest.mark.usefixtures("head_parser")
+
 # -- a tiny raw client ----------------------------------------------------------------
 
 
@@ -710,9 +713,11 @@ def test_redirect_helper_resolves_relative_targets(serve):
         assert r.status_code == 307 and r.headers["location"] == "/elsewhere"
 
 
-def test_default_mux_serves_a_server_without_handler(serve):
-    name = "/default-mux-test"
+def test_default_mux_serves_a_server_without_handler(serve, head_parser):
+    name = f"/default-mux-test-{head_parser}"  # the default mux is process-wide
     http.handle_func(name, lambda w, r: w.write(b"from default mux"))
+    with pytest.raises(ValueError, match=r"registered at .*test_http_server\.py:\d+"):
+        http.handle_func(name, lambda w, r: None)
     ts = serve(None)
     assert httpx.get(ts.url + name).text == "from default mux"
     assert httpx.get(ts.url + "/not-registered-here").status_code == 404

@@ -23,6 +23,9 @@ from gonet.http.httptest import TestServer
 from gonet.http.proxy import ProxyHeaders, TrustedPeers
 from gonet.http.wsgi import FileWrapper, WSGIHandler
 
+# Every test here runs once per head parser (gonet.http.wire's fast and public paths).
+pytestmark = pytest.mark.usefixtures("head_parser")
+
 pytestmark = pytest.mark.timeout(30)
 
 

@@ -39,6 +39,7 @@ with an Allow header; anything else gets 404.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -368,12 +369,19 @@ def handler_fn(handler: Any) -> Callable:
     raise TypeError(f"http: handler must be callable (w, r) or have serve_http, not {type(handler).__name__}")
 
 
+_HTTP_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 def _caller_loc(depth: int) -> str:
+    """Where the user registered a pattern: the first frame from ``depth`` up
+    that is not inside gonet.http (``http.handle_func`` wraps the mux's)."""
     try:
         f = sys._getframe(depth)
-        return f"{f.f_code.co_filename}:{f.f_lineno}"
     except ValueError:
         return ""
+    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _HTTP_DIR:
+        f = f.f_back
+    return f"{f.f_code.co_filename}:{f.f_lineno}" if f is not None else ""
 
 
 class ServeMux:

@@ -8,10 +8,12 @@ the parts most handlers never touch are built on first use: ``header``
 ``context`` (which may start a goroutine watching for the client to go
 away; see gonet.http.server).
 
-The body reader (:class:`Body`) owns the rest of the request's bytes. It
-pulls h11 events (Data, EndOfMessage) and reads the connection only when
-h11 needs more; an ``Expect: 100-continue`` request gets its
-"100 Continue" on the first read, never before.
+The body reader (:class:`Body`) hands out the request's body as the
+handler reads it. It buffers what it was given and asks the connection that
+serves the request for the next piece (``Exchange.read_body``, see
+``gonet.http.iface``); the connection does the framing, and an
+``Expect: 100-continue`` request gets its "100 Continue" on the first read,
+never before.
 """
 
 from __future__ import annotations
@@ -21,16 +23,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-import h11
-
 from gonet.http.header import Header
 
 __all__ = ["Request", "URL", "Values", "Body", "RequestBodyError", "MaxBytesError", "new_request"]
-
-_NEED_DATA = h11.NEED_DATA
-_Data = h11.Data
-_EndOfMessage = h11.EndOfMessage
-
 
 class RequestBodyError(OSError):
     """The request body could not be read (malformed framing, early EOF)."""
@@ -213,6 +208,7 @@ class URL:
 
 
 _EMPTY_WIRE: list = []
+_CHUNKED = ("chunked",)
 
 
 class Request:
@@ -246,38 +242,63 @@ class Request:
         "_names",
         "_values",
         "_ctx",
-        "_conn",
+        "_ex",
         "_form",
     )
 
     def __init__(self, method: str = "GET", target: str = "/", header: Header | None = None,
                  body: Any = None, proto: str = "HTTP/1.1", host: str = "",
-                 remote_addr: str = "") -> None:
+                 remote_addr: str = "", wire_header: list | None = None,
+                 exchange: Any = None, content_length: int | None = None,
+                 chunked: bool = False, close: bool = False) -> None:
+        """A request; handlers get them from the server, tests from :func:`new_request`.
+
+        ``body``: bytes, a reader, or None. The server also passes
+        ``wire_header`` (the parsed header triples, turned into ``header`` on
+        first use), ``exchange`` (the connection serving the request, see
+        ``gonet.http.iface``), the framing it decided (``content_length``,
+        ``chunked``) and whether the client asked to ``close``.
+        """
         self.method = method
         self.request_uri = target
         self.proto = proto
-        self.proto_major, self.proto_minor = (1, 0) if proto == "HTTP/1.0" else (1, 1)
+        if proto == "HTTP/1.1":
+            self.proto_major = self.proto_minor = 1
+        else:
+            self.proto_major, self.proto_minor = (1, 0) if proto == "HTTP/1.0" else (1, 1)
         self._url = None
-        self._wire = _EMPTY_WIRE
-        self._header = header if header is not None else Header()
-        self.host = host or (self.url.host if target[:1] != "/" else "") or self._header.get("Host")
+        self._ex = exchange
+        if wire_header is not None:
+            self._wire = wire_header
+            self._header = header
+        else:
+            self._wire = _EMPTY_WIRE
+            self._header = header if header is not None else Header()
+        if not host:
+            if target[:1] != "/" and target != "*":
+                try:
+                    host = self.url.host
+                except ValueError:
+                    host = ""
+            if not host:
+                host = self.header.get("Host")
+        self.host = host
         self.remote_addr = remote_addr
-        self.transfer_encoding: list[str] = []
+        self.transfer_encoding = _CHUNKED if chunked else ()
         if body is None:
             self.body = NO_BODY
-            self.content_length = 0
+            self.content_length = 0 if content_length is None else content_length
         elif isinstance(body, (bytes, bytearray, memoryview)):
             self.body = _BytesBody(bytes(body))
             self.content_length = len(body)
         else:
             self.body = body
-            self.content_length = -1
-        self.close = False
+            self.content_length = -1 if content_length is None else content_length
+        self.close = close
         self.pattern = ""
         self._names: list[str] | tuple = ()
         self._values: list[str] | None = None
         self._ctx: Any = None
-        self._conn: Any = None
         self._form: Values | None = None
 
     def __repr__(self) -> str:
@@ -311,14 +332,21 @@ class Request:
         returns, or the server shuts down."""
         ctx = self._ctx
         if ctx is None:
-            conn = self._conn
-            if conn is not None:
-                ctx = self._ctx = conn.request_context(self)
+            ex = self._ex
+            if ex is not None:
+                ctx = self._ctx = ex.request_context(self)
             else:
                 from gonet import context
 
                 ctx = self._ctx = context.background()
         return ctx
+
+    @property
+    def local_addr(self) -> Any:
+        """The server's address the request came in on (a gonet.Addr), None
+        for a request that did not come from a connection."""
+        ex = self._ex
+        return ex.local_addr() if ex is not None else None
 
     def with_context(self, ctx: Any) -> Request:
         """A shallow copy of the request carrying ``ctx``."""
@@ -442,54 +470,22 @@ class Body:
     passes) pass through. After any error the connection is not reused.
     """
 
-    __slots__ = ("_cs", "_h", "_buf", "eof", "_continue", "_error")
+    __slots__ = ("_ex", "_buf", "eof")
 
-    def __init__(self, cs: Any, h: h11.Connection, expect_continue: bool) -> None:
-        self._cs = cs  # the server's connection state: .c (Conn), .body_eof(), .continue_ok()
-        self._h = h
+    def __init__(self, exchange: Any) -> None:
+        self._ex = exchange  # an iface.Exchange: read_body() gives the next piece
         self._buf = b""
         self.eof = False
-        self._continue = expect_continue
-        self._error: BaseException | None = None
 
     def __repr__(self) -> str:
         return f"<Body eof={self.eof}>"
 
     def _chunk(self) -> bytes:
-        """The next piece of the body from h11 (b"" at the end)."""
-        if self._error is not None:
-            raise self._error
-        h = self._h
-        cs = self._cs
-        try:
-            while True:
-                ev = h.next_event()
-                t = type(ev)
-                if t is _Data:
-                    if ev.data:
-                        return bytes(ev.data)
-                    continue
-                if t is _EndOfMessage:
-                    self.eof = True
-                    cs.body_eof()
-                    return b""
-                if ev is _NEED_DATA:
-                    if self._continue:
-                        self._continue = False
-                        cs.send_continue()
-                    h.receive_data(cs.c.read(65536))
-                    continue
-                # PAUSED or ConnectionClosed in the middle of a body
-                raise RequestBodyError("http: unexpected end of request body")
-        except h11.RemoteProtocolError as e:
-            err = RequestBodyError(f"http: invalid request body: {e}")
-            self._error = err
-            cs.broken = True
-            raise err from None
-        except BaseException as e:
-            self._error = e if isinstance(e, OSError) else None
-            cs.broken = True
-            raise
+        """The next piece of the body (b"" at the end)."""
+        data = self._ex.read_body()
+        if not data:
+            self.eof = True
+        return data
 
     def read(self, n: int = -1) -> bytes:
         buf = self._buf
@@ -547,17 +543,6 @@ class Body:
 
     def close(self) -> None:
         """Stop reading; the server drains or closes the connection afterwards."""
-
-    def _drain(self, limit: int) -> bool:
-        """Discard up to ``limit`` more bytes; True if the body ended within it."""
-        self._buf = b""
-        seen = 0
-        while not self.eof:
-            c = self._chunk()
-            seen += len(c)
-            if seen > limit:
-                return False
-        return True
 
 
 def new_request(method: str, target: str, body: bytes | None = None,

@@ -24,8 +24,14 @@ Framing rules (RFC 9112 section 6, as Go applies them):
   chunked for HTTP/1.1 streams; close-delimited for HTTP/1.0 streams.
 
 State: ``_wrote_header`` (status chosen) -> ``_head_sent`` (bytes on the
-wire) -> ``_done`` (server finished it). ``_hijacked`` ends it early: the
+wire) -> ``_done`` (server finished it). ``hijacked`` ends it early: the
 connection belongs to the handler.
+
+The writer reaches the connection only through the ``Exchange`` interface
+(``send``, ``send_file``, ``keep_alive``, ``hijack``), and the connection
+drives the writer only through ``WriterControl`` (``finish``,
+``close_after``, ``hijacked``, ``head_sent``, ``failed``, ``closes``); both
+are in ``gonet.http.iface``.
 """
 
 from __future__ import annotations
@@ -149,7 +155,7 @@ class ResponseWriter:
     """
 
     __slots__ = (
-        "_cs",
+        "_ex",
         "_h",
         "status",
         "_wrote_header",
@@ -159,18 +165,18 @@ class ResponseWriter:
         "_chunked",
         "_cl",
         "_written",
-        "_close",
-        "_hijacked",
+        "closes",
+        "hijacked",
         "_done",
         "_head_req",
         "_http10",
         "_keep10",
-        "_broken",
+        "failed",
     )
 
-    def __init__(self, cs: Any, head_req: bool = False, http10: bool = False,
+    def __init__(self, exchange: Any, head_req: bool = False, http10: bool = False,
                  close: bool = False, keep10: bool = False) -> None:
-        self._cs = cs  # server connection state: .c (Conn), .broken, .before_head()
+        self._ex = exchange  # an iface.Exchange (None for a writer with no connection)
         self._h: Header | None = None
         self.status = 200
         self._wrote_header = False
@@ -180,13 +186,13 @@ class ResponseWriter:
         self._chunked = False
         self._cl = -1  # declared Content-Length, -1 if none
         self._written = 0  # body bytes accepted from the handler
-        self._close = close  # send Connection: close and close afterwards
-        self._hijacked = False
+        self.closes = close  # send Connection: close and close afterwards
+        self.hijacked = False
         self._done = False
         self._head_req = head_req
         self._http10 = http10
         self._keep10 = keep10  # HTTP/1.0 client asked for keep-alive
-        self._broken = False  # a write to the client failed
+        self.failed = False  # a write to the client failed
 
     def __repr__(self) -> str:
         return f"<ResponseWriter status={self.status} written={self._written}>"
@@ -206,7 +212,7 @@ class ResponseWriter:
         1xx codes other than 101 (e.g. 103 Early Hints) are sent at once and
         may be followed by the real status. A second call is logged and ignored.
         """
-        if self._hijacked:
+        if self.hijacked:
             raise ErrHijacked()
         if not isinstance(status, int) or not 100 <= status <= 999:
             raise ValueError(f"http: invalid WriteHeader code {status!r}")
@@ -239,7 +245,7 @@ class ResponseWriter:
         n = len(data)
         if n == 0:
             return 0
-        if self._hijacked:
+        if self.hijacked:
             raise ErrHijacked()
         status = self.status
         if status == 204 or status == 304 or status < 200:
@@ -260,7 +266,7 @@ class ResponseWriter:
 
     def flush(self) -> None:
         """Send the head and everything buffered now (a streaming response)."""
-        if self._hijacked:
+        if self.hijacked:
             raise ErrHijacked()
         if not self._wrote_header:
             self.write_header(200)
@@ -273,12 +279,12 @@ class ResponseWriter:
         Anything buffered is sent first. The server forgets the connection;
         closing it is now the caller's job.
         """
-        if self._hijacked:
+        if self.hijacked:
             raise ErrHijacked()
         if self._wrote_header and not self._head_sent:
             self._send_head(False)
-        conn, rest = self._cs.hijack()
-        self._hijacked = True
+        conn, rest = self._ex.hijack()
+        self.hijacked = True
         return conn, rest
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
@@ -315,12 +321,12 @@ class ResponseWriter:
             return sent
         self._written += count
         try:
-            sent = self._cs.c.sendfile(fd, offset, count)
+            sent = self._ex.send_file(fd, offset, count)
         except OSError:
-            self._broken = True
+            self.failed = True
             raise
         if sent < count:
-            self._broken = True  # file shrank: the declared length cannot be met
+            self.failed = True  # file shrank: the declared length cannot be met
         return sent
 
     @property
@@ -331,6 +337,15 @@ class ResponseWriter:
     @property
     def head_sent(self) -> bool:
         return self._head_sent
+
+    # -- WriterControl (gonet.http.iface): the connection's side -------------
+    # ``hijacked``, ``closes`` and ``failed`` are plain attributes (read on
+    # every request); only the writer sets them.
+
+    def close_after(self) -> None:
+        """Make this response the connection's last (``Connection: close`` if
+        the head has not been sent)."""
+        self.closes = True
 
     # -- sending -------------------------------------------------------------
 
@@ -367,7 +382,7 @@ class ResponseWriter:
                     parts.append(f"{k}: {v}\r\n")
             conn_vals = hd.get("Connection")
             if conn_vals and any("close" in v.lower() for v in conn_vals):
-                self._close = True
+                self.closes = True
         else:
             has_ct = False
             te = None
@@ -377,7 +392,7 @@ class ResponseWriter:
             if self._cl >= 0:
                 parts.append(f"Content-Length: {self._cl}\r\n")
                 if final and self._written < self._cl and not self._head_req:
-                    self._close = True  # the client waits for bytes that will never come
+                    self.closes = True  # the client waits for bytes that will never come
             elif final and (self._written or not self._head_req):
                 self._cl = self._written
                 parts.append(f"Content-Length: {self._written}\r\n")
@@ -387,15 +402,15 @@ class ResponseWriter:
             elif self._head_req:
                 pass  # a streamed HEAD: length unknown, nothing to frame
             elif self._http10:
-                self._close = True  # body ends when the connection does
+                self.closes = True  # body ends when the connection does
             else:
                 self._chunked = True
                 parts.append("Transfer-Encoding: chunked\r\n")
         elif status == 304 and self._cl >= 0:
             parts.append(f"Content-Length: {self._cl}\r\n")
-        if self._cs is not None and self._cs.closing():
-            self._close = True
-        if self._close:
+        if not self.closes and self._ex is not None and not self._ex.keep_alive():
+            self.closes = True
+        if self.closes:
             parts.append("Connection: close\r\n\r\n")
         elif self._http10 and self._keep10:
             parts.append("Connection: keep-alive\r\n\r\n")
@@ -404,8 +419,6 @@ class ResponseWriter:
         return "".join(parts)
 
     def _send_head(self, final: bool) -> None:
-        cs = self._cs
-        cs.before_head()
         head = _encode_head(self._head(final))
         self._head_sent = True
         buf = self._buf
@@ -432,14 +445,14 @@ class ResponseWriter:
 
     def _raw_write(self, data: Any) -> None:
         try:
-            self._cs.c.write(data)
+            self._ex.send(data)
         except OSError:
-            self._broken = True
+            self.failed = True
             raise
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
         """Called by the server after the handler returns: send what is left."""
-        if self._done or self._hijacked:
+        if self._done or self.hijacked:
             return
         self._done = True
         if not self._wrote_header:
@@ -449,4 +462,4 @@ class ResponseWriter:
         elif self._chunked:
             self._raw_write(b"0\r\n\r\n")
         elif self._cl >= 0 and self._written < self._cl and not self._head_req:
-            self._close = True  # the client waits for bytes that will never come
+            self.closes = True  # the client waits for bytes that will never come

@@ -121,8 +121,8 @@ class MaxBytesReader:
         if len(data) > self._left:
             self._hit = True
             w = self._w
-            if hasattr(w, "_close"):
-                w._close = True  # the rest of the body stays unread: do not reuse
+            if hasattr(w, "close_after"):
+                w.close_after()  # the rest of the body stays unread: do not reuse
             raise MaxBytesError(self._limit)
         self._left -= len(data)
         return data

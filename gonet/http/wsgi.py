@@ -394,9 +394,7 @@ class WSGIHandler:
 
     @staticmethod
     def _local_name(r: Any) -> tuple[str, str]:
-        cs = getattr(r, "_conn", None)
-        c = getattr(cs, "c", None)
-        la = getattr(c, "local_addr", None)
+        la = r.local_addr
         port = getattr(la, "port", None)
         if la is None or port is None:
             return "localhost", ""

@@ -1,0 +1,130 @@
+"""HTTP layer: gonet.http.wire, the one module on h11: both head parsers agree.
+
+The fast path calls h11's head reader directly; the public path goes through
+h11's API. Every case here runs through both and compares what comes out.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gonet.http import wire
+from gonet.http.wire import END, NEED_DATA, ProtocolError, RequestParser
+
+PATHS = [pytest.param(True, id="fast"), pytest.param(False, id="public")]
+
+
+def _parser(fast: bool, max_head: int = 64 * 1024) -> RequestParser:
+    if fast and wire._read_idle_head is None:
+        pytest.skip("this h11 has no fast head reader")
+    p = RequestParser(max_head, fast=fast)
+    assert p.fast is fast
+    return p
+
+
+def _fields(head):
+    return (head.method, head.target, head.http10, [tuple(t) for t in head.headers], head.host,
+            head.content_length, head.chunked, head.close, head.keep_alive10,
+            head.expect_continue)
+
+
+def _body(p: RequestParser) -> bytes:
+    out = b""
+    while True:
+        ev = p.next_body_event()
+        if ev is END:
+            return out
+        assert ev is not NEED_DATA, "body incomplete"
+        out += ev
+
+
+HEADS = [
+    b"GET /a?b=c HTTP/1.1\r\nHost: x\r\nX-Y:  z \r\n\r\n",
+    b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET http://h.example/x HTTP/1.1\r\nHost: other\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("raw", HEADS)
+def test_both_parsers_give_the_same_head(raw):
+    heads = []
+    for fast in (True, False):
+        if fast and wire._read_idle_head is None:
+            continue
+        p = RequestParser(64 * 1024, fast=fast)
+        p.feed(raw)
+        h = p.next_head()
+        assert h is not None
+        heads.append(_fields(h))
+    assert all(h == heads[0] for h in heads)
+
+
+@pytest.mark.parametrize("fast", PATHS)
+def test_a_head_fed_byte_by_byte_completes_once(fast):
+    p = _parser(fast)
+    raw = HEADS[0]
+    for b in raw[:-1]:
+        p.feed(bytes([b]))
+        assert p.next_head() is None
+    p.feed(raw[-1:])
+    h = p.next_head()
+    assert (h.method, h.target, h.host) == ("GET", "/a?b=c", b"x")
+
+
+@pytest.mark.parametrize("fast", PATHS)
+def test_pipelined_requests_with_bodies_keep_their_bytes(fast):
+    p = _parser(fast)
+    p.feed(b"POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+           b"POST /2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
+           b"GET /3 HTTP/1.1\r\nHost: x\r\n\r\nGET /4")
+    got = []
+    for _ in range(3):
+        h = p.next_head()
+        if h.has_body:
+            p.begin_body(h)
+            got.append((h.target, _body(p)))
+        else:
+            got.append((h.target, b""))
+        p.next_request()
+    assert got == [("/1", b"abc"), ("/2", b"de"), ("/3", b"")]
+    assert p.next_head() is None  # "/4" is an incomplete head
+    assert p.take_rest() == b"GET /4"
+
+
+@pytest.mark.parametrize("fast", PATHS)
+def test_a_head_over_the_limit_is_431(fast):
+    p = _parser(fast, max_head=1024)
+    p.feed(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2000 + b"\r\n\r\n")
+    with pytest.raises(ProtocolError) as ei:
+        p.next_head()
+    assert ei.value.status == 431
+
+
+@pytest.mark.parametrize("fast", PATHS)
+def test_a_malformed_request_line_is_400(fast):
+    p = _parser(fast)
+    p.feed(b"NONSENSE\r\n\r\n")
+    with pytest.raises(ProtocolError) as ei:
+        p.next_head()
+    assert ei.value.status == 400
+
+
+@pytest.mark.parametrize("fast", PATHS)
+def test_a_body_cut_short_by_eof_is_a_protocol_error(fast):
+    p = _parser(fast)
+    p.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+    h = p.next_head()
+    p.begin_body(h)
+    assert p.next_body_event() == b"abc"
+    assert p.next_body_event() is NEED_DATA
+    p.feed(b"")
+    with pytest.raises(ProtocolError):
+        p.next_body_event()
+
+
+def test_the_head_parser_fixture_switches_the_path(head_parser):
+    assert RequestParser(1024).fast is (head_parser == "fast")
