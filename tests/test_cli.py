@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from gonet import http
-from gonet.cli import build_parser, detect_interface, load_app
-from gonet.workers import BootError, parse_bind
+from gonet.serve.app import BootError, detect_interface, load_app
+from gonet.serve.binds import parse_bind
+from gonet.serve.cli import build_parser
 
 pytestmark = pytest.mark.timeout(30)
 

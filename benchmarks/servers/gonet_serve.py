@@ -19,7 +19,7 @@ p.add_argument("--workers", default="1")
 p.add_argument("--interface", default="auto")
 a = p.parse_args()
 try:
-    from gonet.cli import main
+    from gonet.serve.cli import main
 except ImportError as e:
     unavailable(f"gonet serve not available yet ({e})")
 

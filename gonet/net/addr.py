@@ -170,6 +170,23 @@ def literal_family(host: str) -> int:
         return 0
 
 
+_ipv6: list[bool] = []
+
+
+def _ipv6_works() -> bool:
+    """Can this host open IPv6 sockets? (Python may be built with IPv6 on a
+    kernel that has it off.) Asked once."""
+    if not _ipv6:
+        ok = socket.has_ipv6
+        if ok:
+            try:
+                socket.socket(socket.AF_INET6, socket.SOCK_STREAM).close()
+            except OSError:
+                ok = False
+        _ipv6.append(ok)
+    return _ipv6[0]
+
+
 #: getaddrinfo's signature: how :func:`resolve` looks up a host name.
 Lookup = Callable[..., list]
 
@@ -187,7 +204,7 @@ def resolve(network: str, address: str, passive: bool,
     want = family_for(network)
     if host == "":
         if passive:
-            if want == socket.AF_INET or (want == socket.AF_UNSPEC and not socket.has_ipv6):
+            if want == socket.AF_INET or (want == socket.AF_UNSPEC and not _ipv6_works()):
                 return [(socket.AF_INET, ("0.0.0.0", port))]
             return [(socket.AF_INET6, ("::", port, 0, 0))]
         # Go dials the local system for an empty host.

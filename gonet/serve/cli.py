@@ -1,8 +1,9 @@
-"""Command line: ``gonet serve module:attr`` (also ``python -m gonet``).
+"""Serve layer: the command line, ``gonet serve module:attr`` (also ``python -m gonet``).
 
-The top of the stack: it parses options, opens the listening sockets, and
-hands them to the master/worker supervisor (``gonet.workers``). What a
-worker serves is composed here, in the worker, after fork::
+The top of the stack: it parses options, opens the listening sockets
+(``binds.py``), and hands them to the master/worker supervisor
+(``master.py``, ``worker.py``). What a worker serves is composed here, in
+the worker, after fork::
 
     max-requests counter -> ProxyHeaders -> AccessLog -> app
 
@@ -19,8 +20,6 @@ cannot be imported (one line on stderr, no traceback); 1 for other failures
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import logging
 import os
 import random
@@ -28,9 +27,13 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from gonet.serve.app import BootError, detect_interface, load_app
+from gonet.serve.binds import Bind, ListenSet, parse_bind
+from gonet.serve.master import Master
+
 __all__ = ["main", "load_app", "detect_interface", "build_parser"]
 
-log = logging.getLogger("gonet.cli")
+log = logging.getLogger("gonet.serve")
 
 _DESCRIPTION = """\
 Serve a gonet handler, ServeMux or WSGI application (Flask, Django, ...).
@@ -96,8 +99,6 @@ def _workers(text: str) -> int:
 
 
 def _bind(text: str) -> Any:
-    from gonet.workers import parse_bind
-
     try:
         return parse_bind(text)
     except ValueError as e:
@@ -177,92 +178,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# -- loading the application ----------------------------------------------------------
-
-
-def load_app(spec: str, app_dir: str = ".") -> Any:
-    """Import ``module:attr`` (``attr`` may be dotted, or ``name()`` for a factory).
-
-    Raises ``gonet.workers.BootError`` (exit status 2) with a one-line reason.
-    """
-    from gonet.workers import BootError
-
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise BootError(f"invalid APP {spec!r}: want module:attr, e.g. myapp:app")
-    path = os.path.abspath(app_dir)
-    if path not in sys.path:
-        sys.path.insert(0, path)
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
-            raise BootError(f"cannot import module {module_name!r}: {e}") from None
-        log.debug("importing %s failed", module_name, exc_info=True)
-        raise BootError(f"error importing module {module_name!r}: {e}") from None
-    except BaseException as e:
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        log.debug("importing %s failed", module_name, exc_info=True)
-        where = ""
-        if isinstance(e, SyntaxError) and e.filename:
-            where = f" ({e.filename}, line {e.lineno})"
-        raise BootError(f"error importing module {module_name!r}: "
-                        f"{type(e).__name__}: {e}{where}") from None
-    call = attr.endswith("()")
-    name = attr[:-2] if call else attr
-    obj: Any = module
-    for part in name.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise BootError(f"module {module_name!r} has no attribute {name!r}") from None
-    if call:
-        try:
-            obj = obj()
-        except Exception as e:
-            log.debug("factory %s failed", spec, exc_info=True)
-            raise BootError(f"factory {spec} raised {type(e).__name__}: {e}") from None
-    return obj
-
-
-def detect_interface(app: Any, interface: str = "auto", spec: str = "APP") -> str:
-    """"gonet" or "wsgi" for ``app``; BootError when it is neither or cannot be told."""
-    from gonet.workers import BootError
-
-    if not callable(app) and not hasattr(app, "serve_http"):
-        raise BootError(f"{spec} is a {type(app).__name__}, not a handler or a WSGI app")
-    if interface != "auto":
-        return interface
-    from gonet.http import ServeMux
-
-    if isinstance(app, ServeMux) or hasattr(app, "serve_http"):
-        return "gonet"
-    if hasattr(app, "wsgi_app"):  # Flask, and WSGI frameworks shaped like it
-        return "wsgi"
-    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
-            inspect.getattr_static(type(app), "__call__", None)):
-        raise BootError(f"{spec} is an async (ASGI?) app: gonet serves gonet handlers and WSGI apps")
-    try:
-        params = list(inspect.signature(app).parameters.values())
-    except (TypeError, ValueError):
-        params = []
-    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(names) == 3 and names[0] == "scope":
-        raise BootError(f"{spec} looks like an ASGI app (scope, receive, send): not supported")
-    if len(names) >= 2:
-        first, second = names[0].lower(), names[1].lower()
-        anns = [str(p.annotation) for p in params[:2]]
-        if first in ("environ", "env", "environment", "e") or "start_response" in second \
-                or second in ("start", "sr"):
-            return "wsgi"
-        if first in ("w", "rw", "writer", "resp", "response", "response_writer") \
-                or second in ("r", "req", "request") or "ResponseWriter" in anns[0]:
-            return "gonet"
-    raise BootError(f"cannot tell whether {spec} is a gonet handler (w, r) or a WSGI app "
-                    f"(environ, start_response): pass --interface gonet or --interface wsgi")
-
-
 class _Counter:
     """Counts requests; calls ``recycle()`` once the worker's quota is used up."""
 
@@ -281,8 +196,6 @@ class _Counter:
 
 
 def _make_boot(args: argparse.Namespace, nworkers: int) -> Callable:
-    from gonet.workers import BootError
-
     def boot(recycle: Callable[[], None]) -> tuple[Any, str]:
         from gonet import http
         from gonet.http.accesslog import AccessLog
@@ -337,7 +250,6 @@ def _setup_logging(level: str, access_log: bool) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     from gonet.http.proxy import TrustedPeers
-    from gonet.workers import Bind, ListenSet, Master
 
     try:
         args.trusted = TrustedPeers(args.forwarded_allow_ips)

@@ -1,4 +1,4 @@
-"""Process layer: the master/worker supervisor behind ``gonet serve``.
+"""Serve layer: the master process, the supervisor behind ``gonet serve``.
 
 This sits above ``gonet.http``: it runs one HTTP server per worker process,
 each worker with its own scheduler and netpoller, and a master process that
@@ -7,22 +7,15 @@ master is plain blocking Python (``select`` on a self-pipe and the workers'
 control sockets); it never creates a gonet scheduler, so no epoll instance is
 shared across ``fork``.
 
-Sockets
--------
+Sockets (``binds.py``)
+----------------------
 
-The master binds every listening socket before the first worker exists, so a
-bind error fails at once and a port of 0 is chosen only once. For TCP with
-SO_REUSEPORT the master opens one socket per worker *slot*, all bound to the
-same address, and the kernel spreads new connections over them; otherwise
-(unix sockets, no SO_REUSEPORT, ``reuse_port=False``) all slots share one
-socket, and their workers take turns accepting from it. A worker is forked
-and inherits its slot's sockets.
-
-The master keeps its own copy of every socket open for as long as it runs.
-That is what makes restarts lossless: closing a SO_REUSEPORT listener resets
-the connections waiting in its accept queue, so a socket is never closed while
-the server runs; a connection that arrives while its slot's worker is being
-replaced waits in the backlog until the new worker accepts it.
+The master opens every listening socket before the first worker exists and
+keeps its own copy of each open for as long as it runs. That is what makes
+restarts lossless: closing a SO_REUSEPORT listener resets the connections
+waiting in its accept queue, so a socket is never closed while the server
+runs; a connection that arrives while its slot's worker is being replaced
+waits in the backlog until the new worker accepts it.
 
 Worker life (as the master sees it)
 -----------------------------------
@@ -33,10 +26,8 @@ Worker life (as the master sees it)
        |                   |
        +---- exit ---------+-----> gone (unexpected: restart the slot)
 
-A worker talks to the master over a socketpair, one line per message:
-``ready``, ``recycle`` (asked by ``--max-requests``), ``error CODE MESSAGE``
-(the app could not be loaded). EOF on the worker's end means the master is
-gone: the worker drains and exits.
+A worker talks to the master over a socketpair (``worker.py`` has the
+messages).
 
 Invariants:
 
@@ -54,8 +45,6 @@ Master: SIGTERM / SIGINT stop every worker gracefully (each runs
 ``Server.shutdown`` bounded by the graceful timeout; the master SIGKILLs what
 is left a few seconds after that), then exit 0. A second SIGINT kills the
 workers and exits 1 at once. SIGHUP replaces every worker (new ones first).
-Worker: SIGTERM / SIGINT drain and exit 0; a second SIGINT exits at once;
-SIGHUP is ignored (it is the master's).
 """
 
 from __future__ import annotations
@@ -69,411 +58,19 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-__all__ = [
-    "Bind",
-    "BootError",
-    "ListenSet",
-    "Master",
-    "parse_bind",
-    "run_worker",
-]
+from gonet.serve.binds import ListenSet
+from gonet.serve.worker import BootFn, run_worker
 
-log = logging.getLogger("gonet.workers")
+__all__ = ["Master"]
 
-_BACKLOG = 4096  # the kernel clamps it to net.core.somaxconn
+log = logging.getLogger("gonet.serve")
+
 _KILL_MARGIN = 5.0  # seconds after the graceful timeout before SIGKILL
 _BACKOFF_MIN = 0.1
 _BACKOFF_MAX = 10.0
 _HEALTHY_AFTER = 10.0  # a worker that lived this long resets its slot's back-off
-
-
-class BootError(Exception):
-    """The application could not be loaded; ``code`` is the exit status to use."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-# -- addresses and listening sockets -------------------------------------------
-
-
-@dataclass
-class Bind:
-    """One ``--bind`` value: ``host:port``, ``[v6]:port``, ``:port`` or ``unix:/path``."""
-
-    spec: str
-    network: str  # "tcp" or "unix"
-    host: str = ""
-    port: int = 0
-    path: str = ""
-
-
-def parse_bind(spec: str) -> Bind:
-    """Parse a ``--bind`` value; raises ValueError naming the bad value."""
-    if spec.startswith("unix:"):
-        path = spec[5:]
-        if not path:
-            raise ValueError(f"bind {spec!r}: empty unix socket path")
-        return Bind(spec, "unix", path=path)
-    from gonet.net import split_host_port
-
-    try:
-        host, port = split_host_port(spec)
-    except ValueError as e:
-        raise ValueError(f"bind {spec!r}: {e} (want HOST:PORT, [V6]:PORT or unix:PATH)") from None
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"bind {spec!r}: invalid port {port!r}")
-    return Bind(spec, "tcp", host=host, port=int(port))
-
-
-def _resolve(b: Bind) -> tuple[int, Any]:
-    if b.host == "":
-        if socket.has_ipv6:
-            try:
-                socket.socket(socket.AF_INET6, socket.SOCK_STREAM).close()
-                return socket.AF_INET6, ("::", b.port)
-            except OSError:
-                pass
-        return socket.AF_INET, ("0.0.0.0", b.port)
-    try:
-        infos = socket.getaddrinfo(b.host, b.port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
-                                   socket.AI_PASSIVE)
-    except socket.gaierror as e:
-        raise OSError(f"listen tcp {b.spec}: lookup {b.host}: {e.strerror}") from None
-    infos.sort(key=lambda i: i[0] != socket.AF_INET)
-    return infos[0][0], infos[0][4]
-
-
-def _tcp_socket(family: int, sa: Any, reuse_port: bool) -> tuple[socket.socket, bool]:
-    s = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            try:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            except OSError:
-                reuse_port = False
-        if family == socket.AF_INET6:
-            # An empty host means every address, IPv4 included (Go's "tcp").
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if sa[0] == "::" else 1)
-        s.bind(sa)
-        s.listen(_BACKLOG)
-    except BaseException:
-        s.close()
-        raise
-    return s, reuse_port
-
-
-def _bind_error(b: Bind, e: OSError) -> OSError:
-    """Go's wording: "listen tcp 127.0.0.1:80: bind: address already in use"."""
-    msg = (e.strerror or str(e)).lower()
-    where = b.path if b.network == "unix" else b.spec
-    return OSError(e.errno, f"listen {b.network} {where}: bind: {msg}")
-
-
-class _Bound:
-    """The sockets of one bind: one per slot (SO_REUSEPORT) or one shared."""
-
-    def __init__(self, bind: Bind, socks: list[socket.socket], url: str, reuse_port: bool) -> None:
-        self.bind = bind
-        self.socks = socks
-        self.url = url
-        self.reuse_port = reuse_port
-
-    def for_slot(self, slot: int) -> socket.socket:
-        return self.socks[slot % len(self.socks)]
-
-
-class ListenSet:
-    """Every listening socket of the server, opened by the master.
-
-    ``reuse_port``: open one SO_REUSEPORT socket per slot for TCP binds where
-    the platform allows it; otherwise (or for unix binds) one shared socket.
-    """
-
-    def __init__(self, binds: list[Bind], slots: int, reuse_port: bool = True) -> None:
-        self.slots = slots
-        self.bound: list[_Bound] = []
-        try:
-            for b in binds:
-                self.bound.append(self._open(b, slots, reuse_port))
-        except BaseException:
-            self.close()
-            raise
-
-    @property
-    def urls(self) -> list[str]:
-        return [b.url for b in self.bound]
-
-    @property
-    def reuse_port(self) -> bool:
-        """True when at least one bind has a SO_REUSEPORT socket per slot."""
-        return any(b.reuse_port for b in self.bound)
-
-    def for_slot(self, slot: int) -> list[tuple[socket.socket, str]]:
-        return [(b.for_slot(slot), b.bind.network) for b in self.bound]
-
-    def _open(self, b: Bind, slots: int, reuse_port: bool) -> _Bound:
-        if b.network == "unix":
-            return self._open_unix(b)
-        family, sa = _resolve(b)
-        reuse_port = reuse_port and hasattr(socket, "SO_REUSEPORT")
-        try:
-            if reuse_port and b.port != 0:
-                # SO_REUSEPORT would let us join another server's group on the
-                # same port without a word; a plain bind first tells us the
-                # port is taken.
-                probe, _ = _tcp_socket(family, sa, False)
-                probe.close()
-            first, reuse_port = _tcp_socket(family, sa, reuse_port)
-        except OSError as e:
-            raise _bind_error(b, e) from None
-        socks = [first]
-        sa = (sa[0], first.getsockname()[1]) + tuple(sa[2:])
-        try:
-            if reuse_port:
-                for _ in range(slots - 1):
-                    socks.append(_tcp_socket(family, sa, True)[0])
-        except OSError as e:
-            for s in socks:
-                s.close()
-            raise _bind_error(b, e) from None
-        host = sa[0]
-        url = f"http://[{host}]:{sa[1]}" if ":" in host else f"http://{host}:{sa[1]}"
-        return _Bound(b, socks, url, reuse_port)
-
-    def _open_unix(self, b: Bind) -> _Bound:
-        path = b.path
-        if os.path.exists(path):
-            # A socket file left by a server that died: remove it if nobody
-            # answers on it; refuse to steal it from a live server.
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(path)
-            except (ConnectionRefusedError, FileNotFoundError):
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-            except OSError:
-                pass
-            else:
-                probe.close()
-                raise OSError(98, f"listen unix {path}: bind: address already in use")
-            finally:
-                probe.close()
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.bind(path)
-            s.listen(_BACKLOG)
-        except OSError as e:
-            s.close()
-            raise _bind_error(b, e) from None
-        return _Bound(b, [s], f"unix:{path}", False)
-
-    def close_except(self, keep: list[socket.socket]) -> None:
-        """In a worker: close the sockets that belong to other slots."""
-        ids = {id(s) for s in keep}
-        for b in self.bound:
-            for s in b.socks:
-                if id(s) not in ids:
-                    s.close()
-
-    def close(self, unlink: bool = True) -> None:
-        for b in self.bound:
-            for s in b.socks:
-                s.close()
-            if unlink and b.bind.network == "unix":
-                with contextlib.suppress(OSError):
-                    os.unlink(b.bind.path)
-        self.bound = []
-
-
-# -- the worker process ------------------------------------------------------------
-
-#: boot(recycle) -> (server, description). Called in the worker after fork;
-#: the server has serve(listener) and shutdown(timeout); the description (e.g.
-#: "WSGI app, 4 threads") goes into the master's startup line; ``recycle()``
-#: asks the master for a replacement worker. Raise BootError to fail cleanly.
-BootFn = Callable[[Callable[[], None]], tuple[Any, str]]
-
-
-class _Stopper:
-    """One-shot stop request for the worker's main goroutine (same thread only)."""
-
-    def __init__(self, sched: Any) -> None:
-        self.sched = sched
-        self.reason: str | None = None
-        self._waiter: Any = None
-
-    def stop(self, reason: str) -> None:
-        if self.reason is None:
-            self.reason = reason
-            if self._waiter is not None:
-                self.sched.ready(self._waiter)
-
-    def wait(self) -> str:
-        if self.reason is None:
-            self._waiter = self.sched.current
-            # A signal (another "thread" as far as deadlock detection goes)
-            # may be the only thing left that can wake us.
-            self.sched.external_waiters += 1
-            try:
-                while self.reason is None:
-                    self.sched.park("wait for stop")
-            finally:
-                self.sched.external_waiters -= 1
-                self._waiter = None
-        return self.reason
-
-
-def _fresh_scheduler() -> Any:
-    from gonet.runtime import sched as _sched
-
-    # A scheduler inherited through fork would share the parent's epoll
-    # instance: drop it (the master never makes one, but a library user's
-    # parent process might have).
-    if getattr(_sched._tls, "sched", None) is not None:
-        del _sched._tls.sched
-    return _sched.get_sched()
-
-
-def run_worker(socks: list[tuple[socket.socket, str]], ctl: socket.socket | None, boot: BootFn,
-               graceful_timeout: float | None) -> int:
-    """Body of a worker process: load the app, serve ``socks``, drain on a stop signal.
-
-    ``ctl`` is the worker's end of the master's socketpair (None: no master).
-    Returns the process exit status.
-    """
-    # The wakeup fd carries signal numbers to the signal goroutine; it must
-    # stay valid until the process exits (a late SIGTERM from the master
-    # would otherwise be written to a closed fd).
-    sig_r, sig_w = socket.socketpair()
-    sig_w.setblocking(False)
-    signal.set_wakeup_fd(sig_w.fileno(), warn_on_full_buffer=False)
-    try:
-        return _run_worker(socks, ctl, boot, graceful_timeout, sig_r)
-    finally:
-        signal.set_wakeup_fd(-1)
-        sig_w.close()
-
-
-def _run_worker(socks: list[tuple[socket.socket, str]], ctl: socket.socket | None, boot: BootFn,
-                graceful_timeout: float | None, sig_r: socket.socket) -> int:
-    from gonet.net import Conn, Listener
-    from gonet.poll.fd import FD
-    from gonet.runtime.sched import go_named
-
-    sched = _fresh_scheduler()
-    stopper = _Stopper(sched)
-    pid = os.getpid()
-    sigints = 0
-
-    def on_signal(signum: int, frame: Any) -> None:
-        # Runs between two bytecodes of whatever greenlet is current; it only
-        # counts. The wakeup fd carries the signal to _signal_loop.
-        nonlocal sigints
-        if signum == signal.SIGINT:
-            sigints += 1
-            if sigints >= 2:
-                os._exit(1)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_signal)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    # Forked by the Master with these blocked (see Master._spawn): from here
-    # on, a pending SIGTERM lands in on_signal and the wakeup fd.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
-                                                 signal.SIGCHLD))
-
-    ctl_conn = Conn(FD(ctl), "unix", None, None) if ctl is not None else None
-
-    def send(msg: str) -> None:
-        if ctl_conn is None:
-            return
-        try:
-            ctl_conn.write(msg.replace("\n", " ").encode("utf-8", "replace") + b"\n")
-        except OSError:
-            pass
-
-    recycle_sent = False
-
-    def recycle() -> None:
-        nonlocal recycle_sent
-        if recycle_sent:
-            return
-        recycle_sent = True
-        if ctl_conn is None:
-            stopper.stop("max requests reached")
-        else:
-            log.info("worker %d: max requests reached, asking for a replacement", pid)
-            go_named("recycle", send, "recycle")
-
-    try:
-        server, info = boot(recycle)
-    except BootError as e:
-        send(f"error {e.code} {e}")
-        if ctl_conn is None:
-            print(f"gonet: error: {e}", file=sys.stderr)
-        return e.code
-    except Exception as e:
-        log.debug("worker %d: boot failed", pid, exc_info=True)
-        send(f"error 1 {type(e).__name__}: {e}")
-        return 1
-
-    listeners = [Listener(FD(s), net) for s, net in socks]
-
-    def serve(ln: Any) -> None:
-        try:
-            server.serve(ln)
-        except Exception as e:
-            if stopper.reason is None:
-                log.error("worker %d: serving %s failed: %s", pid, ln.addr, e)
-                stopper.stop(f"serve failed: {e}")
-
-    for ln in listeners:
-        go_named(f"serve {ln.addr}", serve, ln)
-
-    def signal_loop() -> None:
-        rconn = Conn(FD(sig_r), "unix", None, None)
-        while True:
-            try:
-                data = rconn.read(64)
-            except OSError:
-                return
-            if not data:
-                return
-            for signum in data:
-                if signum in (signal.SIGTERM, signal.SIGINT):
-                    stopper.stop(signal.Signals(signum).name)
-
-    def watch_master() -> None:
-        try:
-            while ctl_conn.read(64):
-                pass
-        except OSError:
-            pass
-        stopper.stop("master exited")
-
-    go_named("signals", signal_loop)
-    if ctl_conn is not None:
-        go_named("master watch", watch_master)
-    send(f"ready {info}")
-    log.debug("worker %d: ready", pid)
-    reason = stopper.wait()
-    log.info("worker %d: shutting down (%s)", pid, reason)
-    try:
-        server.shutdown(timeout=graceful_timeout)
-    except Exception as e:
-        log.warning("worker %d: shutdown: %s", pid, e)
-    return 0
-
-
-# -- the master ------------------------------------------------------------------------
 
 BOOTING, READY, STOPPING = "booting", "ready", "stopping"
 _MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
@@ -611,7 +208,7 @@ class Master:
                 w.ctl.close()
         self.workers.clear()
         mine = self.listen_set.for_slot(slot)
-        self.listen_set.close_except([s for s, _ in mine])
+        self.listen_set.close_except(mine)
         return run_worker(mine, ctl, self.boot, self.graceful_timeout)
 
     def _live(self, slot: int) -> list[_Worker]:
