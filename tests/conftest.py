@@ -16,6 +16,16 @@ from gonet.runtime.netpoll_base import available_backends
 BACKENDS = [b for b in available_backends()]
 
 
+def recv_until_eof(s: Any) -> bytes:
+    """Everything a blocking socket receives until the peer closes."""
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def run_in_thread(fn: Callable[[], Any], backend: str | None = None, timeout: float = 50) -> Any:
     """Run ``fn()`` on a new thread with its own scheduler; return or re-raise."""
     box: dict[str, Any] = {}

@@ -12,6 +12,7 @@ import time
 
 import httpx
 import pytest
+from conftest import recv_until_eof
 
 import gonet
 from gonet import http
@@ -731,15 +732,6 @@ def test_bad_timeouts_are_rejected():
     ln.close()
 
 
-def _recv_until_eof(s: socket.socket) -> bytes:
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-
-
 def test_short_body_against_declared_content_length_closes_the_connection():
     # Go: a handler that writes less than its declared Content-Length gets the
     # connection closed after the response, or the client (waiting for the
@@ -751,7 +743,7 @@ def test_short_body_against_declared_content_length_closes_the_connection():
     with TestServer(handler) as ts:
         s = socket.create_connection(("127.0.0.1", ts.port), timeout=3)
         s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        data = _recv_until_eof(s)  # socket.timeout here: the server kept it open
+        data = recv_until_eof(s)  # socket.timeout here: the server kept it open
         s.close()
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"Content-Length: 10\r\n" in data
@@ -765,7 +757,7 @@ def test_read_timeout_bounds_the_request_head_when_read_header_timeout_is_none()
         s = socket.create_connection(("127.0.0.1", ts.port), timeout=5)
         s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n")  # never finished
         t0 = time.monotonic()
-        data = _recv_until_eof(s)
+        data = recv_until_eof(s)
         dt = time.monotonic() - t0
         s.close()
     assert data == b""

@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pytest
+from conftest import recv_until_eof
 
 import gonet
 from gonet import http
@@ -169,15 +170,6 @@ def test_1000_concurrent_slow_requests_finish_in_about_one_sleep():
     print(f"1000 slow requests in {elapsed:.2f} s")
 
 
-def _recv_until_eof(s: socket.socket) -> bytes:
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-
-
 def test_graceful_shutdown_closes_a_connection_with_only_part_of_a_request_head():
     # Go: a connection is active once a whole request head is read; one that
     # has sent part of the next head is idle and shutdown closes it, rather
@@ -191,5 +183,5 @@ def test_graceful_shutdown_closes_a_connection_with_only_part_of_a_request_head(
         t0 = time.monotonic()
         assert ts.shutdown(3.0) is True
         assert time.monotonic() - t0 < 1.0
-        assert _recv_until_eof(s) == b""
+        assert recv_until_eof(s) == b""
         s.close()

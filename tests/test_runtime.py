@@ -420,39 +420,12 @@ def test_a_raising_timer_callback_does_not_kill_the_scheduler(run, capfd):
     assert "callback-bug" in capfd.readouterr().err
 
 
-def test_sleep_cut_short_by_an_exception_does_not_wake_a_later_park(run):
-    # A goroutine's SystemExit is handed to main while main sleeps; main
-    # catches it and joins a worker. The abandoned sleep's timer must not
-    # ready main in the middle of that join (join would return early).
-    from gonet.runtime.sched import go, sleep
-
-    def body():
-        def quitter():
-            raise SystemExit(3)
-
-        go(quitter)
-        try:
-            sleep(0.2)
-        except SystemExit:
-            pass
-        else:
-            raise AssertionError("SystemExit was not delivered to main")
-
-        def worker():
-            sleep(0.6)
-            return "done"
-
-        g = go(worker)
-        assert g.join() == "done"
-        assert g.done()
-
-    run(body)
-
-
-def test_blocking_call_cut_short_by_an_exception_does_not_wake_a_later_park(run):
-    # Like the sleep case: main is parked in a thread-pool call when a
-    # goroutine's SystemExit is handed to it. When the call finishes later,
-    # its completion must not ready main inside an unrelated park.
+@pytest.mark.parametrize("wait", ["sleep", "blocking"])
+def test_a_wait_cut_short_by_an_exception_does_not_wake_a_later_park(run, wait):
+    # A goroutine's SystemExit is handed to main while main waits (a sleep, or
+    # a thread-pool call); main catches it and joins a worker. When the
+    # abandoned wait's timer fires or its call completes, it must not ready
+    # main in the middle of that join (join would return early).
     from gonet.runtime.sched import go, sleep
     from gonet.runtime.threadpool import blocking
 
@@ -462,7 +435,10 @@ def test_blocking_call_cut_short_by_an_exception_does_not_wake_a_later_park(run)
 
         go(quitter)
         try:
-            blocking(time.sleep, 0.2)
+            if wait == "sleep":
+                sleep(0.2)
+            else:
+                blocking(time.sleep, 0.2)
         except SystemExit:
             pass
         else:

@@ -78,6 +78,16 @@ def network_of(sock: socket.socket) -> str:
     return "udp" if sock.type == socket.SOCK_DGRAM else "tcp"
 
 
+def _resolve_passive(network: str, address: str, lookup: Lookup) -> tuple[int, Any]:
+    """The (family, sockaddr) to bind for ``address``; errors worded for listen."""
+    try:
+        return resolve(network, address, passive=True, lookup=lookup)[0]
+    except ValueError as e:
+        raise ValueError(f"listen {network} {address}: {e}") from None
+    except OSError as e:
+        raise op_error(e, "listen", network, None, address) from None
+
+
 def listen_socket(network: str, address: str, *, reuse_port: bool = False,
                   lookup: Lookup = socket.getaddrinfo) -> socket.socket:
     """A blocking socket bound to ``address`` and listening ("tcp", "tcp4",
@@ -95,12 +105,7 @@ def listen_socket(network: str, address: str, *, reuse_port: bool = False,
             raise op_error(e, "listen", network, None, address, "bind") from None
         family: int = socket.AF_UNIX
     else:
-        try:
-            family, sa = resolve(network, address, passive=True, lookup=lookup)[0]
-        except ValueError as e:
-            raise ValueError(f"listen {network} {address}: {e}") from None
-        except OSError as e:
-            raise op_error(e, "listen", network, None, address) from None
+        family, sa = _resolve_passive(network, address, lookup)
         sock = new_socket(family, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -124,12 +129,7 @@ def listen_socket(network: str, address: str, *, reuse_port: bool = False,
 def datagram_socket(network: str, address: str, lookup: Lookup) -> socket.socket:
     """A blocking UDP socket bound to ``address``."""
     check_network(network, UDP, "listen")
-    try:
-        family, sa = resolve(network, address, passive=True, lookup=lookup)[0]
-    except ValueError as e:
-        raise ValueError(f"listen {network} {address}: {e}") from None
-    except OSError as e:
-        raise op_error(e, "listen", network, None, address) from None
+    family, sa = _resolve_passive(network, address, lookup)
     sock = new_socket(family, socket.SOCK_DGRAM)
     try:
         if family == socket.AF_INET6 and hasattr(socket, "IPV6_V6ONLY"):
