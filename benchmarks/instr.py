@@ -72,10 +72,13 @@ def _total(outdir: str) -> int:
     return total
 
 
-def measure(mode: str, server: str, python: str, conns: int, seconds: float) -> dict:
+def measure(mode: str, server: str, python: str, conns: int, seconds: float,
+            keep: str | None = None) -> dict:
     client = build_c_client()
     port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="gonet-cg-") as outdir:
+    with tempfile.TemporaryDirectory(prefix="gonet-cg-") as tmp:
+        outdir = keep or tmp
+        os.makedirs(outdir, exist_ok=True)
         argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                 f"--callgrind-out-file={outdir}/cg.%p", python, str(HERE / server),
                 "--port", str(port)]
@@ -110,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--python", default=sys.executable, help="interpreter to run it with")
     p.add_argument("--conns", type=int, default=64)
     p.add_argument("--seconds", type=float, default=10.0, help="measured window")
+    p.add_argument("--keep", metavar="DIR",
+                   help="keep callgrind's output in DIR (for callgrind_annotate)")
     a = p.parse_args(argv)
-    out = measure(a.mode, a.server or DEFAULT_SERVER[a.mode], a.python, a.conns, a.seconds)
+    out = measure(a.mode, a.server or DEFAULT_SERVER[a.mode], a.python, a.conns, a.seconds,
+                  a.keep)
     print(json.dumps(out))
     return 0
 

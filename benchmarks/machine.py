@@ -60,5 +60,5 @@ def info() -> dict:
 
 
 def summary(m: dict) -> str:
-    return (f"{m['cpu']}, {m['cores']} cores, {m['python']}, {m['kernel']}, "
-            f"load avg {m['loadavg_start'][0]:.2f} at start")
+    return (f"{m['cpu']}, {m['cores']} cores, {m['python']} ({m['python_executable']}), "
+            f"{m['kernel']}, load avg {m['loadavg_start'][0]:.2f} at start")

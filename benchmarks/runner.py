@@ -45,7 +45,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-save", action="store_true",
                    help="full run: do not write results/latest.json and the chart")
     p.add_argument("--list", action="store_true", help="list scenarios and rows, then exit")
+    p.add_argument("--python", metavar="PY",
+                   help="run the suite (every server and program) with this interpreter, "
+                        "e.g. a 3.13 venv's python with gonet and the peers installed "
+                        "(pip install -e '.[bench]' in it); default: this one")
     return p.parse_args(argv)
+
+
+def _reexec_under(python: str, argv: list[str] | None) -> None:
+    """Run ``python -m benchmarks`` again under ``python`` (servers are started
+    with ``sys.executable``, and peers are looked up in its environment)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    out: list[str] = []
+    skip = False
+    for x in args:
+        if skip:
+            skip = False
+            continue
+        if x == "--python":
+            skip = True
+            continue
+        if x.startswith("--python="):
+            continue
+        out.append(x)
+    root = str(Path(__file__).resolve().parent.parent)
+    sys.stdout.flush()
+    os.chdir(root)
+    os.execv(python, [python, "-m", "benchmarks", *out])
 
 
 def settings_from(a: argparse.Namespace) -> Settings:
@@ -70,6 +96,8 @@ def settings_from(a: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
+    if a.python and os.path.realpath(a.python) != os.path.realpath(sys.executable):
+        _reexec_under(a.python, argv)
     if a.list:
         for sc in SCENARIOS.values():
             print(f"{sc.name}: {sc.title}")

@@ -154,3 +154,17 @@ def test_unknown_scenario_is_a_clear_error() -> None:
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert "unknown scenario(s): nope" in r.stderr
+
+
+def test_python_option_runs_the_suite_under_another_interpreter(tmp_path):
+    # --python re-runs the whole suite under the given interpreter (servers
+    # are started with sys.executable); a wrapper shows the re-exec happened.
+    wrapper = tmp_path / "py"
+    wrapper.write_text(f"#!/bin/sh\necho \"via wrapper: $*\"\nexec {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    r = subprocess.run([sys.executable, "-m", "benchmarks", "--list", "--python", str(wrapper)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    first, rest = r.stdout.split("\n", 1)
+    assert first == "via wrapper: -m benchmarks --list"
+    assert "gonet-http" in rest

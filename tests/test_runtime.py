@@ -491,6 +491,9 @@ def test_a_thread_that_ends_tears_its_scheduler_down():
     assert all(s.thread.is_alive() for s in all_schedulers())
 
 
+# pytest's own threads make Python 3.12+ warn about fork; the child only runs
+# gonet on its one thread and exits.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_gets_a_fresh_scheduler(run):
     # The parent's epoll instance is shared across fork: the child must not
     # poll it. after_fork (run by os.register_at_fork) drops it.
