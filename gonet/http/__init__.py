@@ -70,6 +70,11 @@ def listen_and_serve(addr: str, handler: Any = None) -> None:
     Server(addr=addr, handler=handler).listen_and_serve()
 
 
+def listen_and_serve_tls(addr: str, certfile: str, keyfile: str, handler: Any = None) -> None:
+    """Serve ``handler`` over HTTPS on ``addr`` until shut down (Go's ListenAndServeTLS)."""
+    Server(addr=addr, handler=handler).listen_and_serve_tls(certfile, keyfile)
+
+
 __all__ = [
     "AbortHandler",
     "AccessLog",
@@ -97,6 +102,7 @@ __all__ = [
     "handle",
     "handle_func",
     "listen_and_serve",
+    "listen_and_serve_tls",
     "max_bytes_reader",
     "new_request",
     "not_found",

@@ -61,6 +61,8 @@ from gonet.http.status import status_line
 from gonet.http.wire import END, NEED_DATA, ProtocolError, RequestHead, RequestParser
 from gonet.net import ClosedError, DeadlineExceededError
 from gonet.runtime.sched import get_sched
+from gonet.tls import Conn as TLSConn
+from gonet.tls import HandshakeError
 
 __all__ = ["ServerConn", "ConnSettings", "ConnOwner", "AbortHandler",
            "NEW", "ACTIVE", "IDLE", "HIJACKED", "CLOSED"]
@@ -130,7 +132,7 @@ class ServerConn:
     __slots__ = ("owner", "cfg", "c", "send", "state", "parser", "remote", "created", "broken",
                  "peer_eof", "pending", "w", "req", "ctx_cancel", "want_watch", "watcher",
                  "abort_watch", "continue_pending", "body_open", "body_error", "t0",
-                 "head_deadline_pending", "__weakref__")
+                 "head_deadline_pending", "tls_state", "__weakref__")
 
     def __init__(self, owner: ConnOwner, cfg: ConnSettings, c: Any) -> None:
         self.owner = owner
@@ -160,6 +162,9 @@ class ServerConn:
         self.body_error: BaseException | None = None
         self.t0 = 0.0
         self.head_deadline_pending = False
+        #: The TLS connection state (gonet.tls.ConnectionState) once the
+        #: handshake is done; None on a plain connection.
+        self.tls_state: Any = None
 
     def __repr__(self) -> str:
         return f"<http conn {self.remote} {self.state}>"
@@ -288,6 +293,8 @@ class ServerConn:
         c = self.c
         released = False
         try:
+            if not resumed and isinstance(c, TLSConn) and not self._handshake():
+                return
             released = self._serve(resumed)  # True: read_later resumes it (see _read_head)
         except (ClosedError, ConnectionError, DeadlineExceededError):
             pass  # client gone, timed out, or closed by shutdown: nothing to report
@@ -302,6 +309,46 @@ class ServerConn:
             if cancel is not None:
                 self.ctx_cancel = None
                 cancel()
+
+    def _handshake(self) -> bool:
+        """TLS: run the handshake before the first request, within the
+        smallest of the head, read and write timeouts that is set, counted
+        from accept (Go's bound: a stalled handshake is cut like a stalled
+        head). False when it failed; a plain-HTTP request gets Go's 400."""
+        cfg = self.cfg
+        c = self.c
+        bound = None
+        for t in (cfg.head_timeout, cfg.read_timeout, cfg.write_timeout):
+            if t is not None and (bound is None or t < bound):
+                bound = t
+        dl = self.created + bound if bound is not None else None
+        c.set_read_deadline(dl)
+        c.set_write_deadline(dl)
+        try:
+            c.handshake()
+        except HandshakeError as e:
+            if e.reason == "HTTP_REQUEST":
+                self._plain_http_on_tls()
+            else:
+                cfg.log.debug("http: TLS handshake error from %s: %s", self.remote, e)
+            return False
+        c.set_write_deadline(None)  # each request sets its own
+        self.tls_state = c.connection_state()
+        return True
+
+    def _plain_http_on_tls(self) -> None:
+        """Go's answer to plain HTTP on a TLS port, written in the clear."""
+        raw = self.c.net_conn()
+        try:
+            raw.set_write_deadline(_monotonic() + 5.0)
+            raw.write(b"HTTP/1.0 400 Bad Request\r\n\r\n"
+                      b"Client sent an HTTP request to an HTTPS server.\n")
+            raw.close_write()
+            raw.set_read_deadline(_monotonic() + 0.5)  # let the client read it before we close
+            while raw.read(65536):
+                pass
+        except OSError:
+            pass
 
     def _serve(self, resumed: bool) -> bool:
         """The request loop. Returns True when the connection was released
@@ -335,6 +382,8 @@ class ServerConn:
             except ProtocolError as e:
                 self._bad_request(e)
                 return False
+            if self.tls_state is not None:
+                req.tls = self.tls_state
             w = ResponseWriter(self, head.method == "HEAD", head.http10, head.close,
                                head.keep_alive10)
             self.w = w

@@ -244,6 +244,7 @@ class Request:
         "_ctx",
         "_ex",
         "_form",
+        "tls",
     )
 
     def __init__(self, method: str = "GET", target: str = "/", header: Header | None = None,
@@ -300,6 +301,9 @@ class Request:
         self._values: list[str] | None = None
         self._ctx: Any = None
         self._form: Values | None = None
+        #: The TLS connection state (gonet.tls.ConnectionState) of an HTTPS
+        #: request, None on a plain connection (Go's ``Request.TLS``).
+        self.tls: Any = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.request_uri} {self.proto}>"
@@ -309,6 +313,8 @@ class Request:
         u = self._url
         if u is None:
             u = self._url = URL.parse_request_uri(self.request_uri, self.method)
+            if self.tls is not None and not u.scheme:
+                u.scheme = "https"
         return u
 
     @url.setter

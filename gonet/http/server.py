@@ -47,6 +47,8 @@ from gonet.http.mux import handler_fn
 from gonet.net import ClosedError, Listener, listen
 from gonet.runtime.sched import get_sched
 from gonet.runtime.sched import sleep as _sleep
+from gonet.tls import Listener as TLSListener
+from gonet.tls import load_cert_chain, server_context
 
 __all__ = ["Server", "ServerClosed", "AbortHandler", "listen_and_serve"]
 
@@ -97,8 +99,12 @@ class Server:
         max_header_bytes: int = 1 << 20,
         error_log: logging.Logger | None = None,
         idle_release_after: float | None = 0.25,
+        tls_config: Any = None,
     ) -> None:
         self.addr = addr
+        #: The ``ssl.SSLContext`` for ``serve_tls`` / ``listen_and_serve_tls``
+        #: (Go's TLSConfig); None: made from the certificate files they get.
+        self.tls_config = tls_config
         self.idle_release_after = idle_release_after
         self.handler = handler
         self.read_timeout = read_timeout
@@ -229,6 +235,38 @@ class Server:
         ln = listen("tcp", self.addr or ":http")
         self.serve(ln)
 
+    def serve_tls(self, ln: Any, certfile: str = "", keyfile: str = "") -> None:
+        """Serve HTTPS on ``ln`` (Go's ServeTLS): each connection's handshake
+        runs in its own goroutine, bounded like a request head (the smallest
+        of read_header_timeout, read_timeout and write_timeout).
+
+        The certificate comes from ``certfile`` / ``keyfile`` or from
+        ``tls_config`` (given both, the files are loaded into it). A
+        listener that is a ``tls.Listener`` already is served as it is.
+        """
+        if isinstance(ln, TLSListener):
+            self.serve(ln)
+            return
+        ctx = self.tls_config
+        try:
+            if ctx is None:
+                if not certfile:
+                    raise ValueError("http: serve_tls needs certfile (and keyfile) or tls_config")
+                ctx = self.tls_config = server_context(certfile, keyfile or None)
+            elif certfile:
+                load_cert_chain(ctx, certfile, keyfile or None)
+        except BaseException:
+            ln.close()
+            raise
+        self.serve(TLSListener(ln, ctx))
+
+    def listen_and_serve_tls(self, certfile: str = "", keyfile: str = "") -> None:
+        """Listen on ``self.addr`` (":https" if empty) and serve HTTPS (Go's ListenAndServeTLS)."""
+        if self._shutting_down:
+            raise ServerClosed()
+        ln = listen("tcp", self.addr or ":https")
+        self.serve_tls(ln, certfile, keyfile)
+
     def register_on_shutdown(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` in a goroutine when ``shutdown`` starts (Go's RegisterOnShutdown)."""
         self._on_shutdown.append(fn)
@@ -344,3 +382,4 @@ class Server:
 def listen_and_serve(addr: str, handler: Any = None) -> None:
     """Serve ``handler`` (the default ServeMux if None) on ``addr``; Go's ListenAndServe."""
     Server(addr=addr, handler=handler).listen_and_serve()
+

@@ -9,7 +9,7 @@ Everything blocking parks the calling goroutine, never the thread.
 """
 
 from gonet.net.addr import Addr, TCPAddr, UDPAddr, UnixAddr, join_host_port, split_host_port
-from gonet.net.conn import Conn, Deadline, Listener, PacketConn
+from gonet.net.conn import Conn, Deadline, Listener, PacketConn, RawConn
 from gonet.net.dial import (
     dial,
     file_conn,
@@ -30,6 +30,7 @@ __all__ = [
     "Deadline",
     "Listener",
     "PacketConn",
+    "RawConn",
     "ClosedError",
     "DeadlineExceededError",
     "NetError",

@@ -18,7 +18,7 @@ from gonet.net.errors import ClosedError, op_error
 from gonet.net.sockets import lookup_in_pool, set_tcp_defaults
 from gonet.poll.fd import FD
 
-__all__ = ["Conn", "Listener", "PacketConn", "Deadline"]
+__all__ = ["Conn", "Listener", "PacketConn", "RawConn", "Deadline"]
 
 Deadline = Union[float, None]
 
@@ -180,6 +180,47 @@ class Conn(_DeadlineEndpoint):
     def detach(self) -> socket.socket:
         """Take the socket away from the poller (it stays open); the Conn is done."""
         return self._fd.detach_socket()
+
+    def syscall_conn(self) -> RawConn:
+        """The raw connection underneath (Go's ``SyscallConn``), for a library
+        that does its own reads and writes on the fd (``gonet.tls``)."""
+        return RawConn(self._fd)
+
+
+class RawConn:
+    """Go's ``syscall.RawConn`` for a Conn: run a library's own I/O on the fd
+    under the Conn's locks, deadlines and parking.
+
+    ``read(f, arg, want_read, want_write)`` calls ``f(arg)`` under the read
+    lock and returns its result; while ``f`` raises ``want_read`` (an
+    exception class: its read(2) failed with EAGAIN) the goroutine parks until
+    the fd is readable, while it raises ``want_write`` until it is writable,
+    and ``f`` is called again. ``write`` is the same under the write lock.
+    (Go's ``f`` returns a done flag; here it returns its result and raises to
+    wait, which costs no closure per call.) ``f`` is never called once the
+    Conn is closed. Errors of the wait itself are the bare
+    ``ClosedError`` / ``DeadlineExceededError``; the caller names the
+    operation (``net.errors.op_error``).
+
+    ``socket`` is the Conn's socket object (non-blocking), for a library that
+    drives the fd through it, such as ``ssl``; use it only inside ``f`` or
+    ``control``, and never close it or change its blocking mode.
+    """
+
+    __slots__ = ("read", "write", "control", "socket", "_fd")
+
+    def __init__(self, fd: FD) -> None:
+        self._fd = fd
+        self.read = fd.raw_read
+        self.write = fd.raw_write
+        #: ``control(f)``: ``f(fd)`` with the fd kept open meanwhile; its result.
+        self.control = fd.raw_control
+        self.socket = fd.sock
+
+    def read_later(self, fn: Any, args: tuple = (), name: str | None = None) -> Any:
+        """Start ``fn(*args)`` in a new goroutine once the fd is readable, closed
+        or past its read deadline (``Conn.read_later``, for the library's own Conn)."""
+        return self._fd.read_later(fn, args, name)
 
 
 class Listener(_Endpoint):

@@ -433,6 +433,92 @@ class FD:
             self._wbusy = False
             self._unlock_slow(self._wq)
 
+    # -- raw I/O: a library that does its own syscalls on the fd -------------
+
+    def raw_read(self, f: Any, arg: Any, want_read: Any, want_write: Any) -> Any:
+        """Call ``f(arg)`` under the read lock and return what it returns
+        (Go's ``FD.RawRead``, for a library that reads the fd itself, such
+        as OpenSSL). While it raises ``want_read`` park until the fd is
+        readable, while it raises ``want_write`` until it is writable (under
+        the write lock for that wait), then call it again.
+
+        As every read here: ``f`` is tried first, and it is only called while
+        the fd is open (a closed fd raises ClosedError instead). ``want_read``
+        must mean that the library's own read(2) failed with EAGAIN: then
+        the next edge is sure to come.
+        """
+        if self._rbusy or self._closing:
+            self._lock_slow(False)
+        else:
+            self._rbusy = True
+        try:
+            pd = self.pd
+            if pd.rd < 0.0:
+                raise DeadlineExceededError()
+            while True:
+                try:
+                    return f(arg)
+                except want_read:
+                    code = pd.wait_read()
+                except want_write:
+                    code = self._wait_other(True)
+                if code:
+                    raise _poll_error(code)
+        finally:
+            self._rbusy = False
+            if self._rq or self._closing:
+                self._unlock_slow(self._rq)
+
+    def raw_write(self, f: Any, arg: Any, want_read: Any, want_write: Any) -> Any:
+        """The write-side twin of :meth:`raw_read` (Go's ``FD.RawWrite``):
+        ``f(arg)`` under the write lock, parking while it raises
+        ``want_write`` (until writable) or ``want_read`` (until readable,
+        under the read lock for that wait)."""
+        if self._wbusy or self._closing:
+            self._lock_slow(True)
+        else:
+            self._wbusy = True
+        try:
+            pd = self.pd
+            if pd.wd < 0.0:
+                raise DeadlineExceededError()
+            while True:
+                try:
+                    return f(arg)
+                except want_write:
+                    code = pd.wait_write()
+                except want_read:
+                    code = self._wait_other(False)
+                if code:
+                    raise _poll_error(code)
+        finally:
+            self._wbusy = False
+            if self._wq or self._closing:
+                self._unlock_slow(self._wq)
+
+    def raw_control(self, f: Any) -> Any:
+        """``f(fd)`` with a reference held, so the fd stays open meanwhile
+        (Go's ``FD.RawControl``)."""
+        self._incref()
+        try:
+            return f(self.sysfd)
+        finally:
+            self._decref()
+
+    def _wait_other(self, write: bool) -> int:
+        """Inside an operation of one direction, wait once for the other one
+        (its lock held meanwhile, so one goroutine at most waits on each)."""
+        self._lock_slow(write)
+        try:
+            return self.pd.wait_write() if write else self.pd.wait_read()
+        finally:
+            if write:
+                self._wbusy = False
+                self._unlock_slow(self._wq)
+            else:
+                self._rbusy = False
+                self._unlock_slow(self._rq)
+
     # -- everything else ----------------------------------------------------
 
     def shutdown(self, how: int) -> None:
