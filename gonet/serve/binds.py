@@ -23,19 +23,23 @@ import socket
 from dataclasses import dataclass
 
 from gonet.net import join_host_port, listen_socket, split_host_port
+from gonet.net.addr import to_addr
 
 __all__ = ["Bind", "ListenSet", "parse_bind"]
 
 
 @dataclass
 class Bind:
-    """One ``--bind`` value: ``host:port``, ``[v6]:port``, ``:port`` or ``unix:/path``."""
+    """One ``--bind`` value: ``host:port``, ``[v6]:port``, ``:port`` or ``unix:/path``,
+    optionally after ``https://`` (TLS on this bind) or ``http://`` (plain
+    even when ``--certfile`` is given)."""
 
     spec: str
     network: str  # "tcp" or "unix"
     host: str = ""
     port: int = 0
     path: str = ""
+    tls: bool | None = None  # None: TLS when --certfile is given
 
     @property
     def address(self) -> str:
@@ -45,6 +49,12 @@ class Bind:
 
 def parse_bind(spec: str) -> Bind:
     """Parse a ``--bind`` value; raises ValueError naming the bad value."""
+    for scheme, tls in (("https://", True), ("http://", False)):
+        if spec.startswith(scheme):
+            b = parse_bind(spec[len(scheme):])
+            b.spec = spec
+            b.tls = tls
+            return b
     if spec.startswith("unix:"):
         path = spec[5:]
         if not path:
@@ -101,6 +111,15 @@ class ListenSet:
     def for_slot(self, slot: int) -> list[socket.socket]:
         return [b.for_slot(slot) for b in self.bound]
 
+    def tls_addresses(self) -> set[str]:
+        """The addresses (as ``str(listener.addr)`` gives them) of the TLS binds."""
+        out = set()
+        for b in self.bound:
+            if b.bind.tls:
+                for s in b.socks:
+                    out.add(str(to_addr(b.bind.network, s.getsockname())))
+        return out
+
     def _open(self, b: Bind, slots: int, reuse_port: bool) -> _Bound:
         if b.network == "unix":
             return self._open_unix(b)
@@ -128,7 +147,7 @@ class ListenSet:
             for s in socks:
                 s.close()
             raise
-        return _Bound(b, socks, f"http://{address}", reuse_port)
+        return _Bound(b, socks, f"{'https' if b.tls else 'http'}://{address}", reuse_port)
 
     def _open_unix(self, b: Bind) -> _Bound:
         path = b.path
@@ -147,7 +166,8 @@ class ListenSet:
                 raise OSError(98, f"listen unix {path}: bind: address already in use")
             finally:
                 probe.close()
-        return _Bound(b, [listen_socket("unix", path)], f"unix:{path}", False)
+        return _Bound(b, [listen_socket("unix", path)], f"{'https+' if b.tls else ''}unix:{path}",
+                      False)
 
     def close_except(self, keep: list[socket.socket]) -> None:
         """In a worker: close the sockets that belong to other slots."""

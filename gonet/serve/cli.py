@@ -123,8 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("app", metavar="APP", help="module:attr of the handler, ServeMux or WSGI app")
     g = s.add_argument_group("listening")
     g.add_argument("-b", "--bind", action="append", type=_bind, metavar="ADDR",
-                   help="HOST:PORT, [V6]:PORT, :PORT (every address) or unix:PATH; "
-                        "repeat for several (default 127.0.0.1:8000)")
+                   help="HOST:PORT, [V6]:PORT, :PORT (every address) or unix:PATH, "
+                        "optionally after https:// or http://; repeat for several "
+                        "(default 127.0.0.1:8000)")
+    g.add_argument("--certfile", metavar="FILE",
+                   help="serve HTTPS with this PEM certificate (chain); every bind is TLS "
+                        "unless given as http://HOST:PORT")
+    g.add_argument("--keyfile", metavar="FILE",
+                   help="the certificate's private key (PEM), if not in --certfile")
+    g.add_argument("--ca-certs", metavar="FILE",
+                   help="CA certificates (PEM) to verify client certificates with")
+    g.add_argument("--cert-reqs", type=int, choices=(0, 1, 2), default=0, metavar="N",
+                   help="client certificates: 0 not asked (default), 1 optional, 2 required")
     g.add_argument("--no-reuse-port", dest="reuse_port", action="store_false",
                    help="one listening socket shared by all workers instead of one "
                         "SO_REUSEPORT socket each")
@@ -195,7 +205,34 @@ class _Counter:
         self.handler(w, r)
 
 
-def _make_boot(args: argparse.Namespace, nworkers: int) -> Callable:
+def _tls_context(args: argparse.Namespace) -> Any:
+    """The server's SSLContext from the certificate options (read afresh in
+    each worker, so a SIGHUP restart picks up renewed certificates)."""
+    from gonet.tls import server_context
+
+    return server_context(args.certfile, args.keyfile, ca_certs=args.ca_certs,
+                          cert_reqs=args.cert_reqs)
+
+
+class _TLSBinds:
+    """The worker's server, serving TLS on the listeners of TLS binds."""
+
+    def __init__(self, srv: Any, tls_addresses: set[str]) -> None:
+        self.srv = srv
+        self.tls_addresses = tls_addresses
+
+    def serve(self, ln: Any) -> None:
+        if str(ln.addr) in self.tls_addresses:
+            self.srv.serve_tls(ln)
+        else:
+            self.srv.serve(ln)
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        return self.srv.shutdown(timeout)
+
+
+def _make_boot(args: argparse.Namespace, nworkers: int, tls_addresses: set[str] | None = None
+               ) -> Callable:
     def boot(recycle: Callable[[], None]) -> tuple[Any, str]:
         from gonet import http
         from gonet.http.accesslog import AccessLog
@@ -225,6 +262,12 @@ def _make_boot(args: argparse.Namespace, nworkers: int) -> Callable:
                           read_header_timeout=args.read_header_timeout,
                           write_timeout=args.write_timeout, idle_timeout=args.idle_timeout,
                           max_header_bytes=args.max_header_bytes)
+        if tls_addresses:
+            try:
+                srv.tls_config = _tls_context(args)
+            except (OSError, ValueError) as e:
+                raise BootError(str(e)) from None
+            return _TLSBinds(srv, tls_addresses), info + ", TLS"
         return srv, info
 
     return boot
@@ -262,6 +305,23 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     nworkers = args.workers or _cpu_count()
     binds = args.bind or [Bind("127.0.0.1:8000", "tcp", "127.0.0.1", 8000)]
+    for b in binds:
+        if b.tls is None:
+            b.tls = bool(args.certfile)
+        elif b.tls and not args.certfile:
+            print(f"gonet serve: error: bind {b.spec!r} is TLS: give --certfile (and --keyfile)",
+                  file=sys.stderr)
+            return 2
+    if args.certfile:
+        try:
+            _tls_context(args)  # fail now, before any worker, on a bad file
+        except (OSError, ValueError) as e:
+            print(f"gonet serve: error: {e}", file=sys.stderr)
+            return 2
+    elif args.keyfile or args.ca_certs or args.cert_reqs:
+        print("gonet serve: error: --keyfile, --ca-certs and --cert-reqs need --certfile",
+              file=sys.stderr)
+        return 2
     _setup_logging(args.log_level, args.access_log)
     try:
         ls = ListenSet(binds, nworkers, reuse_port=args.reuse_port)
@@ -269,7 +329,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"gonet: error: {e.strerror or e}", file=sys.stderr)
         return 1
     try:
-        master = Master(ls, nworkers, _make_boot(args, nworkers),
+        master = Master(ls, nworkers, _make_boot(args, nworkers, ls.tls_addresses()),
                         graceful_timeout=args.timeout_graceful_shutdown)
         return master.run()
     finally:

@@ -34,7 +34,9 @@ def load_cert_chain(ctx: ssl.SSLContext, certfile: str, keyfile: str | None = No
     try:
         ctx.load_cert_chain(certfile, keyfile, password)
     except FileNotFoundError as e:
-        raise FileNotFoundError(e.errno, f"tls: certificate or key file not found: {e.filename or certfile}") from None
+        err = FileNotFoundError(f"tls: certificate or key file not found: {e.filename or certfile}")
+        err.errno = e.errno
+        raise err from None
     except ssl.SSLError as e:
         files = certfile if keyfile is None else f"{certfile}, {keyfile}"
         raise ssl.SSLError(e.errno, f"tls: cannot load certificate ({files}): {e.reason or e}") from None
