@@ -451,7 +451,7 @@ class Conn:
         if get_chain is not None and der is not None:
             try:
                 der_format = getattr(ssl._ssl, "ENCODING_DER", 2)
-                chain = [c.public_bytes(der_format) for c in get_chain()]
+                chain = [c.public_bytes(der_format) for c in get_chain() or ()]
             except (AttributeError, ValueError, ssl.SSLError):
                 chain = []
         if not chain and der is not None:
