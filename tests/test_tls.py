@@ -16,10 +16,10 @@ import time
 
 import pytest
 import trustme
+from conftest import run_in_thread
 
 import gonet
 from gonet import tls
-from conftest import run_in_thread
 
 pytestmark = pytest.mark.timeout(60)
 
