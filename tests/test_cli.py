@@ -241,3 +241,21 @@ def test_threads_with_gonet_handler_is_an_error(tmp_path):
     p = gonet("serve", "gh:app", "--threads", "2", "--bind", "127.0.0.1:0", cwd=tmp_path)
     assert p.returncode == 2
     assert "--threads runs WSGI apps on threads" in _one_line_error(p)
+
+
+def test_tls_options_errors_exit_2(tmp_path):
+    missing = _one_line_error(gonet("serve", "x:y", "--certfile", str(tmp_path / "nope.pem")))
+    assert "nope.pem" in missing
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    assert "bad.pem" in _one_line_error(gonet("serve", "x:y", "--certfile", str(tmp_path / "bad.pem")))
+    assert "--certfile" in _one_line_error(gonet("serve", "x:y", "--bind", "https://127.0.0.1:0"))
+    assert "--certfile" in _one_line_error(gonet("serve", "x:y", "--keyfile", "k.pem"))
+    for p in (gonet("serve", "x:y", "--certfile", str(tmp_path / "nope.pem")),):
+        assert p.returncode == 2
+
+
+def test_parse_bind_schemes():
+    assert parse_bind("https://127.0.0.1:8443").tls is True
+    b = parse_bind("http://[::1]:80")
+    assert (b.tls, b.host, b.port) == (False, "::1", 80)
+    assert parse_bind("127.0.0.1:1").tls is None

@@ -357,3 +357,59 @@ def test_sighup_with_broken_code_keeps_old_workers(tmp_path):
         assert set(_pids(s, 20)) <= old
         s.signal(signal.SIGTERM)
         assert s.wait() == 0
+
+
+# -- TLS: --certfile / --keyfile, certificates reloaded by SIGHUP ------------------------
+
+
+def _pki(tmp_path: Path, name: str):
+    import trustme
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / f"{name}-ca.pem"))
+    return ca
+
+
+def _peer_serial(port: int, cafile: str) -> int:
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=cafile)
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                         server_hostname="localhost") as s:
+        return int(s.getpeercert()["serialNumber"], 16)
+
+
+def test_certfile_serves_https_and_sighup_reloads_the_certificate(tmp_path):
+    import ssl
+
+    ca = _pki(tmp_path, "t")
+    cafile = str(tmp_path / "t-ca.pem")
+    first, second = ca.issue_cert("localhost", "127.0.0.1"), ca.issue_cert("localhost", "127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    first.cert_chain_pems[0].write_to_path(str(cert))
+    first.private_key_pem.write_to_path(str(key))
+    with serve(tmp_path, "--workers", "2", "--certfile", str(cert), "--keyfile", str(key),
+               app=GONET_APP, module="gapp",
+               bind=("127.0.0.1:0", "http://127.0.0.1:0")) as s:
+        assert s.url.startswith("https://127.0.0.1:")
+        port = int(s.url.rsplit(":", 1)[1])
+        plain = re.search(r"http://127\.0\.0\.1:(\d+)", s.text()).group(1)
+        verify = ssl.create_default_context(cafile=cafile)
+        r = httpx.get(f"https://localhost:{port}/", verify=verify, timeout=10)
+        assert r.status_code == 200 and int(r.text) != s.proc.pid
+        assert httpx.get(f"http://127.0.0.1:{plain}/", timeout=10).status_code == 200
+        old_serial = _peer_serial(port, cafile)
+        # Renew the certificate on disk, then SIGHUP: the new workers read it.
+        second.cert_chain_pems[0].write_to_path(str(cert))
+        second.private_key_pem.write_to_path(str(key))
+        new_serial = int(ssl._ssl._test_decode_cert(str(cert))["serialNumber"], 16)
+        assert new_serial != old_serial
+        s.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while _peer_serial(port, cafile) != new_serial:
+            assert time.monotonic() < deadline, s.text()
+            time.sleep(0.05)
+        assert httpx.get(f"https://localhost:{port}/", verify=verify, timeout=10).status_code == 200
+        s.signal(signal.SIGTERM)
+        assert s.wait() == 0
+        assert "Traceback" not in s.text()
