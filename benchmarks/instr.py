@@ -10,6 +10,8 @@ trips or HTTP requests) the client counted::
     python -m benchmarks.instr echo            # gonet_echo.py, 64 connections, 100 B
     python -m benchmarks.instr http            # gonet_http.py, the 13-byte hello
     python -m benchmarks.instr http --server servers/uvicorn_h11.py --python python3.13
+    python -m benchmarks.instr https           # gonet_https.py; the client: tlsload.py
+    python -m benchmarks.instr https --server "servers/uvicorn_tls.py --fast"
 
 Needs valgrind (``apt-get install -y valgrind``) and a C compiler for the client.
 """
@@ -30,7 +32,8 @@ from pathlib import Path
 from benchmarks.loadgen import build_c_client
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_SERVER = {"echo": "servers/gonet_echo.py", "http": "servers/gonet_http.py"}
+DEFAULT_SERVER = {"echo": "servers/gonet_echo.py", "http": "servers/gonet_http.py",
+                  "https": "servers/gonet_https.py"}
 
 
 def _free_port() -> int:
@@ -79,19 +82,31 @@ def measure(mode: str, server: str, python: str, conns: int, seconds: float,
     with tempfile.TemporaryDirectory(prefix="gonet-cg-") as tmp:
         outdir = keep or tmp
         os.makedirs(outdir, exist_ok=True)
+        script, *script_args = server.split()
         argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-                f"--callgrind-out-file={outdir}/cg.%p", python, str(HERE / server),
-                "--port", str(port)]
+                f"--callgrind-out-file={outdir}/cg.%p", python, str(HERE / script),
+                *script_args, "--port", str(port)]
         proc = subprocess.Popen(argv, cwd=HERE / "servers", stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
+        def switch(on: bool) -> None:
+            subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(proc.pid)],
+                           check=True, capture_output=True)
+
         try:
             _wait_port(port, proc, 120)
-            _load(client, mode, port, conns, 2.0)  # warm-up, uninstrumented
-            subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True,
-                           capture_output=True)
-            res = _load(client, mode, port, conns, seconds)
-            subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True,
-                           capture_output=True)
+            if mode == "https":
+                # TLS: the Python client (the C one speaks no TLS); connections
+                # and handshakes are made before the window opens.
+                from benchmarks import tlsload
+
+                n = tlsload.run(port, conns, 3.0, seconds, lambda: switch(True),
+                                lambda: switch(False))
+                res = {"count": n}
+            else:
+                _load(client, mode, port, conns, 2.0)  # warm-up, uninstrumented
+                switch(True)
+                res = _load(client, mode, port, conns, seconds)
+                switch(False)
         finally:
             proc.terminate()
             try:
@@ -108,8 +123,9 @@ def measure(mode: str, server: str, python: str, conns: int, seconds: float,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.instr", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=("echo", "http"))
-    p.add_argument("--server", help="server script under benchmarks/ (default: gonet's)")
+    p.add_argument("mode", choices=("echo", "http", "https"))
+    p.add_argument("--server", help="server script under benchmarks/, with its arguments "
+                                    "(default: gonet's)")
     p.add_argument("--python", default=sys.executable, help="interpreter to run it with")
     p.add_argument("--conns", type=int, default=64)
     p.add_argument("--seconds", type=float, default=10.0, help="measured window")

@@ -131,13 +131,24 @@ def http_tool() -> tuple[str | None, str]:
     return None, f"{WRK_INSTALL_HINT}; and the C client cannot be built: {why}"
 
 
-def http_load(port: int, conns: int, duration: float, path: str = "/") -> dict:
-    """Keep-alive GET load for ``duration`` seconds: rate (requests/s), p50_ms, p99_ms, errors."""
-    wrk = _use_wrk()
+def http_load(port: int, conns: int, duration: float, path: str = "/", scheme: str = "http",
+              headers: tuple[str, ...] = ()) -> dict:
+    """Keep-alive GET load for ``duration`` seconds: rate (requests/s), p50_ms, p99_ms, errors.
+
+    ``scheme="https"`` needs wrk (the C client speaks no TLS); ``headers``
+    (e.g. "Connection: close": a new connection per request) too.
+    """
+    wrk = _use_wrk() if scheme == "http" and not headers else wrk_path()
+    if scheme != "http" or headers:
+        if wrk is None:
+            raise ToolMissing(f"{scheme} load with {headers or 'no'} headers needs wrk "
+                              "(apt-get install wrk): the C client speaks plain keep-alive HTTP only")
     if wrk:
         secs = max(1, round(duration))  # wrk takes whole seconds only
-        argv = [wrk, "-t1", f"-c{conns}", f"-d{secs}s", "--latency",
-                f"http://127.0.0.1:{port}{path}"]
+        argv = [wrk, "-t1", f"-c{conns}", f"-d{secs}s", "--latency"]
+        for h in headers:
+            argv += ["-H", h]
+        argv.append(f"{scheme}://127.0.0.1:{port}{path}")
         r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30)
         if r.returncode != 0:
             raise RuntimeError(f"wrk failed ({r.returncode}): {r.stderr.strip()[:300]}")
@@ -150,8 +161,11 @@ def http_load(port: int, conns: int, duration: float, path: str = "/") -> dict:
             "bad": out["errors"] + out["non2xx"], "tool": "loadgen.c"}
 
 
-def http_warmup(port: int, conns: int, duration: float, path: str = "/") -> dict:
+def http_warmup(port: int, conns: int, duration: float, path: str = "/", scheme: str = "http",
+                headers: tuple[str, ...] = ()) -> dict:
     """Warm-up load: the C client when it builds (it takes fractions of a second), else wrk."""
+    if scheme != "http" or headers:
+        return http_load(port, conns, duration, path, scheme, headers)
     exe, _ = c_client_or_none()
     if exe is None or duration >= 1:
         return http_load(port, conns, duration, path)

@@ -226,7 +226,8 @@ class HttpScenario(Scenario):
     """
 
     def __init__(self, name: str, title: str, servers: list[Spec], programs: list[Spec] = (),
-                 path: str = "/", description: str = "", reference: str | None = None) -> None:
+                 path: str = "/", description: str = "", reference: str | None = None,
+                 scheme: str = "http", headers: tuple[str, ...] = ()) -> None:
         metrics = [
             Metric("rate", "requests/s", ratio=True),
             Metric("p50_ms", "p50 ms", "{:.2f}", higher_is_better=False),
@@ -236,9 +237,14 @@ class HttpScenario(Scenario):
         super().__init__(name, title, [*servers, *programs], metrics, description, reference)
         self.program_names = {p.name for p in programs}
         self.path = path
+        self.scheme = scheme  # "https": wrk only (the C client speaks no TLS)
+        self.headers = headers
 
     def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
         tool, note = loadgen.http_tool()
+        if (self.scheme != "http" or self.headers) and tool != "wrk":
+            tool, note = None, ("needs wrk (apt-get install wrk): the bundled C client "
+                                "speaks plain keep-alive HTTP only")
         servers = [r for r in rows if r.spec.name not in self.program_names]
         programs = [r for r in rows if r.spec.name in self.program_names]
         if tool is None:
@@ -246,7 +252,8 @@ class HttpScenario(Scenario):
             for r in servers:
                 r.status, r.reason = "skipped", note
         else:
-            res.notes.append(f"HTTP load: {tool}, {st.conns} connections, keep-alive, "
+            how = ", ".join(self.headers) if self.headers else "keep-alive"
+            res.notes.append(f"{self.scheme.upper()} load: {tool}, {st.conns} connections, {how}, "
                              f"{st.duration:g} s x {st.rounds} rounds, median shown")
             if note:
                 res.notes.append(note)
@@ -256,13 +263,15 @@ class HttpScenario(Scenario):
             for r in live:  # warm up (JIT-free Python still fills caches, pools, free lists)
                 p = procs[r.spec.name]
                 _sample(st, r, p, lambda p=p: loadgen.http_warmup(p.port, st.conns, st.warmup,
-                                                                   self.path))
+                                                                   self.path, self.scheme,
+                                                                   self.headers))
                 r.samples.clear()
             for i in range(st.rounds):
                 for r in live:
                     p = procs[r.spec.name]
                     _sample(st, r, p, lambda p=p: loadgen.http_load(p.port, st.conns,
-                                                                     st.duration, self.path))
+                                                                     st.duration, self.path,
+                                                                     self.scheme, self.headers))
                     if r.samples and len(r.samples) == i + 1:
                         st.log(f"  {r.spec.label}: {r.samples[-1]['rate']:,.0f} requests/s")
                 for r in programs:
@@ -510,3 +519,13 @@ register(HttpScenario(
     reference="gonet-w2",
     description="the hello handler of scenario 1 under gonet serve; on a 2-core machine wrk "
                 "shares the cores with the workers"))
+
+# issue 15: HTTPS, keep-alive and a new TLS connection per request
+register(HttpScenario(
+    "https", "7. HTTPS hello world (keep-alive)", specs.HTTPS_SERVERS, scheme="https",
+    description="the hello of scenario 1 over TLS 1.3 (ECDSA P-256 certificate), wrk https"))
+register(HttpScenario(
+    "handshakes", "8. HTTPS, a new TLS connection per request", specs.HTTPS_SERVERS,
+    scheme="https", headers=("Connection: close",),
+    description="every request on a fresh TCP connection and TLS handshake (wrk resumes its "
+                "TLS session: abbreviated handshakes, see benchmarks/README.md)"))

@@ -83,3 +83,13 @@ WORKER_SERVERS = [
     Spec("gonet-w2", "gonet serve --workers 2", "gonet_serve.py", ("gonet",), gonet=True,
          extra_args=("--app", "gonet_http:hello", "--workers", "2")),
 ]
+
+# -- issue 15: HTTPS (keep-alive, and a new connection per request) ------------------
+HTTPS_SERVERS = [
+    Spec("gonet-https", "gonet.http + gonet.tls", "gonet_https.py", ("gonet", "h11"), gonet=True),
+    Spec("uvicorn-h11-tls", "uvicorn h11/asyncio --ssl", "uvicorn_tls.py", ("uvicorn", "h11")),
+    Spec("uvicorn-httptools-tls", "uvicorn httptools/uvloop --ssl", "uvicorn_tls.py",
+         ("uvicorn", "httptools", "uvloop"), extra_args=("--fast",)),
+    Spec("gunicorn-sync-tls", "gunicorn sync --certfile", "gunicorn_tls.py", ("gunicorn",)),
+    Spec("go-https", "Go ListenAndServeTLS (1 core)", "go_https.py"),
+]

@@ -69,6 +69,30 @@ def emit(result: dict[str, Any]) -> None:
     print(json.dumps(result), flush=True)
 
 
+def tls_files() -> tuple[str, str]:
+    """(certfile, keyfile): gonet's fixed test certificate (``gonet.http.testcert``,
+    for localhost and 127.0.0.1) written to a private directory, for the HTTPS
+    scenarios. Every server gets the same ECDSA P-256 certificate."""
+    import os
+    import tempfile
+
+    from gonet.http import testcert
+
+    d = tempfile.mkdtemp(prefix="gonet-bench-tls-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    with open(cert, "w") as f:
+        f.write(testcert.CERT_PEM)
+    with open(key, "w") as f:
+        f.write(testcert.KEY_PEM)
+    return cert, key
+
+
+def wsgi_hello(environ: dict, start_response: Any) -> list[bytes]:
+    """A bare WSGI app answering every request with the 13-byte body."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+    return [BODY]
+
+
 async def asgi_hello(scope: dict, receive: Any, send: Any) -> None:
     """A bare ASGI app (no framework) answering every request with the 13-byte body."""
     if scope["type"] == "lifespan":
