@@ -33,6 +33,7 @@ Errors: ``err()`` is None while live, then a :class:`Canceled` or a
 
 from __future__ import annotations
 
+import _thread
 import threading
 import time
 from collections.abc import Callable
@@ -143,7 +144,7 @@ class _CancelCtx(Context):
         self._done = Chan()
         self._err: BaseException | None = None
         self._children: set[_CancelCtx] | None = set()
-        self._mu = threading.Lock()
+        self._mu = _thread.allocate_lock()  # a plain lock even under gonet.patch()
         self._deadline = deadline
         self._timer: list | None = None
         self._timer_sched: Any = None

@@ -9,6 +9,8 @@ blocks the scheduler; each address a name resolves to is tried in turn.
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
 import time
 from typing import Any
@@ -25,7 +27,7 @@ from gonet.net.sockets import (
     new_socket,
     set_tcp_defaults,
 )
-from gonet.poll.fd import FD
+from gonet.poll.fd import FD, PlainSocket
 
 __all__ = ["listen", "listen_packet", "dial", "file_listener", "file_conn", "file_packet_conn"]
 
@@ -116,15 +118,16 @@ def _dup(sock: socket.socket | int, op: str) -> socket.socket:
     """A duplicate of ``sock`` (a socket or an fd number) that gonet will own;
     the caller keeps, and closes, the original, as with Go's File* functions."""
     try:
-        if isinstance(sock, int):
-            return _dup_fd(sock)
-        return sock.dup()
+        fd = sock if isinstance(sock, int) else sock.fileno()
+        if fd < 0:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        return _dup_fd(fd)
     except OSError as e:
         raise op_error(e, op, "fd", None, sock if isinstance(sock, int) else sock.fileno()) from None
 
 
 def _dup_fd(fd: int) -> socket.socket:
-    probe = socket.socket(fileno=fd)  # adopts fd: detach it again below
+    probe = PlainSocket(fileno=fd)  # adopts fd: detach it again below
     try:
         return probe.dup()
     finally:

@@ -19,6 +19,7 @@ from typing import Any
 
 from gonet.net.addr import TCP, UDP, UNIX, Lookup, resolve
 from gonet.net.errors import op_error
+from gonet.poll.fd import PlainSocket
 from gonet.runtime.threadpool import blocking
 
 __all__ = ["BACKLOG", "listen_socket", "network_of", "new_socket", "set_tcp_defaults",
@@ -55,7 +56,7 @@ def set_tcp_defaults(sock: socket.socket) -> None:
 
 
 def new_socket(family: int, sotype: int) -> socket.socket:
-    return socket.socket(family, sotype | getattr(socket, "SOCK_CLOEXEC", 0))
+    return PlainSocket(family, sotype | getattr(socket, "SOCK_CLOEXEC", 0))
 
 
 def check_network(network: str, allowed: tuple[str, ...], op: str) -> None:

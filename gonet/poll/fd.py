@@ -68,7 +68,13 @@ from gonet.poll.errors import ClosedError, DeadlineExceededError
 from gonet.runtime.netpoll import MODE_R, MODE_RW, MODE_W, POLL_ERR_CLOSING, PollDesc
 from gonet.runtime.sched import get_sched
 
-__all__ = ["FD"]
+__all__ = ["FD", "PlainSocket"]
+
+#: The standard library's socket class as it was when gonet was imported.
+#: gonet's own sockets are of this class, so that ``gonet.patch()``, which
+#: replaces ``socket.socket``, leaves them alone (they are non-blocking and
+#: driven by an FD already).
+PlainSocket = socket.socket
 
 # Stream reads and writes are read(2) and write(2), as in Go's fd_unix.go:
 # on a socket the same as recv/send without flags, and os.read/os.write cost
@@ -306,8 +312,9 @@ class FD:
                 raise DeadlineExceededError()
             while True:
                 try:
-                    s, addr = self.sock.accept()
-                    return s, addr
+                    fd, addr = self.sock._accept()
+                    sock = self.sock
+                    return PlainSocket(sock.family, sock.type, sock.proto, fileno=fd), addr
                 except BlockingIOError:
                     pass
                 except ConnectionAbortedError:

@@ -92,6 +92,7 @@ __all__ = [
     "go",
     "sleep",
     "current",
+    "goroutine_here",
 ]
 
 # Goroutine states.
@@ -262,6 +263,18 @@ class Goroutine:
 
 _schedulers: weakref.WeakSet[Scheduler] = weakref.WeakSet()
 
+# GONET_BLOCK_WARN=<seconds> starts the blocked-thread detector (sysmon.py)
+# with the first scheduler; unset or 0, it stays off.
+_block_warn_env = os.environ.get("GONET_BLOCK_WARN") or None
+
+
+def _start_block_warn_from_env() -> None:
+    global _block_warn_env
+    value, _block_warn_env = _block_warn_env, None
+    from gonet.runtime import sysmon  # sysmon imports this module
+
+    sysmon.start_from_env(value)
+
 
 class Scheduler:
     """One OS thread's scheduler: run queue, timers, netpoller, hub greenlet."""
@@ -287,6 +300,8 @@ class Scheduler:
         self.hub = greenlet(self._hub_main, root)
         self.stats = {"switches": 0, "polls": 0, "timers_fired": 0}
         _schedulers.add(self)
+        if _block_warn_env is not None:
+            _start_block_warn_from_env()
 
     def __repr__(self) -> str:
         return (f"<Scheduler thread={self.thread.name!r} poller={self.netpoll.name} "
@@ -598,6 +613,30 @@ if hasattr(os, "register_at_fork"):
 def current() -> Goroutine:
     """The goroutine that is running now."""
     return get_sched().current
+
+
+def goroutine_here() -> Goroutine | None:
+    """The goroutine this code runs in, or None when it runs in none.
+
+    This is where "inside a goroutine" is decided, for everything that must
+    behave differently there (``gonet.patch()``'s cooperative calls): the
+    current OS thread already has a gonet scheduler, a goroutine of it is
+    running (not the hub, which runs timers and callbacks with no current
+    goroutine), and the running greenlet is that goroutine's own (not a
+    greenlet some library switched into inside it: a park from there would
+    resume the wrong greenlet). The thread's original code counts as its main
+    goroutine once the scheduler exists. A thread with no scheduler (a plain
+    thread, a thread-pool worker, a script before its first gonet call)
+    is in no goroutine, and the answer there creates no scheduler.
+    """
+    try:
+        s = _tls.sched
+    except AttributeError:
+        return None
+    g = s.current
+    if g is None or g.glet is not _getcurrent():
+        return None
+    return g
 
 
 def go(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Goroutine:

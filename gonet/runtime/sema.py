@@ -26,7 +26,7 @@ Invariants
 
 from __future__ import annotations
 
-import threading
+import _thread
 from collections import deque
 from typing import Any
 
@@ -91,7 +91,9 @@ class Waitable:
     __slots__ = ("_lock", "_home", "_shared")
 
     def __init__(self, shared: bool = False) -> None:
-        self._lock = threading.Lock()
+        # A plain thread lock even under gonet.patch(), which makes
+        # threading.Lock cooperative.
+        self._lock = _thread.allocate_lock()
         self._home = get_sched()
         self._shared = shared
 

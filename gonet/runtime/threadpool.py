@@ -29,8 +29,8 @@ then fails on the pool thread instead of waiting forever.
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -42,7 +42,7 @@ __all__ = ["blocking", "Handoff", "default_pool"]
 T = TypeVar("T")
 
 _pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_pool_lock = _thread.allocate_lock()
 
 
 def default_pool() -> ThreadPoolExecutor:
@@ -84,7 +84,7 @@ class Handoff:
         self._g: Any = None
         self._waiting = False
         self._req: tuple | None = None
-        self._req_done: threading.Lock | None = None
+        self._req_done: Any = None  # a plain thread lock, as in sema.Waitable
         self._reply: tuple = ()  # (ok, value) of the last call served
         self._out: Any = None
         self._exc: BaseException | None = None
@@ -147,7 +147,7 @@ class Handoff:
         waiting goroutine and return its result (or raise its exception)."""
         done = self._req_done
         if done is None:
-            done = self._req_done = threading.Lock()
+            done = self._req_done = _thread.allocate_lock()
         done.acquire()
         self._req = (fn, args)
         self._sched.call_soon_threadsafe(lambda: self._deliver(_CALL))
