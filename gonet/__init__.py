@@ -10,6 +10,7 @@ that must wait parks its goroutine, not the thread.
 from gonet import bufio, context, gotime, sync
 from gonet import gotime as time  # gonet.time: Go's time (after, Timer, Ticker)
 from gonet.chan import Case, Chan, ChanClosedError, select
+from gonet.coop import patch
 from gonet.net import (
     Addr,
     ClosedError,
@@ -77,6 +78,7 @@ __all__ = [
     "go_named",
     "num_goroutine",
     "sleep",
+    "patch",
 ]
 
 __version__ = "0.1.0"

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("poll", ("gonet.poll",)),
     ("net", ("gonet.net",)),
     ("tls", ("gonet.tls",)),
-    ("patch", ("gonet.patch",)),
+    ("patch", ("gonet.coop",)),
     ("http", ("gonet.http",)),
     ("websocket", ("gonet.websocket",)),
     ("serve", ("gonet.serve",)),

@@ -78,6 +78,7 @@ Invariants
 
 from __future__ import annotations
 
+import select
 import threading
 import time
 from typing import Any
@@ -118,6 +119,12 @@ class _Ready:
 
 
 READY: Any = _Ready()
+
+#: The OS pollers' constructors as the select module had them when gonet was
+#: imported: the backends use these, since gonet.patch() replaces
+#: select.epoll and select.poll with cooperative wrappers.
+OS_POLLERS: dict[str, Any] = {name: getattr(select, name, None)
+                              for name in ("epoll", "poll", "kqueue")}
 
 _monotonic = time.monotonic
 _get_ident = threading.get_ident

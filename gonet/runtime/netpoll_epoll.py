@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import select
 
-from gonet.runtime.netpoll import netpollready_batch
+from gonet.runtime.netpoll import OS_POLLERS, netpollready_batch
 from gonet.runtime.netpoll_base import Backend
+
+_epoll = OS_POLLERS["epoll"]  # not the patched select.epoll
 
 _EPOLLIN = select.EPOLLIN
 _EPOLLOUT = select.EPOLLOUT
@@ -41,7 +43,7 @@ class EpollBackend(Backend):
 
     def __init__(self, netpoller) -> None:
         super().__init__(netpoller)
-        self._ep = select.epoll()
+        self._ep = _epoll()
         self._kinds: dict = {}  # event bits -> (readable, writable, hung up)
         self._ep.register(self._wfd, _EPOLLIN)  # level-triggered; drained on wake
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import select
 
-from gonet.runtime.netpoll import MODE_EOF, MODE_R, MODE_RW, MODE_W, netpollready
+from gonet.runtime.netpoll import MODE_EOF, MODE_R, MODE_RW, MODE_W, OS_POLLERS, netpollready
 from gonet.runtime.netpoll_base import Backend
 
 _MAX_EVENTS = 512
@@ -23,7 +23,7 @@ class KqueueBackend(Backend):
 
     def __init__(self, netpoller) -> None:
         super().__init__(netpoller)
-        self._kq = select.kqueue()
+        self._kq = OS_POLLERS["kqueue"]()  # not a patched select.kqueue
         self._kq.control(
             [select.kevent(self._wfd, select.KQ_FILTER_READ, select.KQ_EV_ADD)], 0, 0
         )

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import select
 
-from gonet.runtime.netpoll import MODE_EOF, MODE_R, MODE_W, netpollready
+from gonet.runtime.netpoll import MODE_EOF, MODE_R, MODE_W, OS_POLLERS, netpollready
 from gonet.runtime.netpoll_base import Backend
+
+_poll = OS_POLLERS["poll"]  # not the patched select.poll
 
 _POLLIN = select.POLLIN
 _POLLOUT = select.POLLOUT
@@ -30,7 +32,7 @@ class PollBackend(Backend):
 
     def __init__(self, netpoller) -> None:
         super().__init__(netpoller)
-        self._p = select.poll()
+        self._p = _poll()
         self._interest: dict[int, int] = {}  # fd -> armed POLLIN/POLLOUT bits
         self._p.register(self._wfd, _POLLIN)
 

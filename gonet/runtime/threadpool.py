@@ -15,7 +15,8 @@ runs, ask the parked goroutine to run something on the scheduler's thread
 
 The hand-off's states, as the goroutine sees them::
 
-    run() submits fn        -> parked, waiting for a message
+    run() submits fn        -> parked, waiting for a message (one that
+                               arrives while submit itself parks is kept)
     message CALL            -> runs the thread's request, parks again
     message DONE            -> returns fn's result or raises its exception
     an exception thrown in  -> stops waiting; later messages are refused
@@ -59,6 +60,11 @@ def default_pool() -> ThreadPoolExecutor:
 _CALL = "call"
 _DONE = "done"
 
+# Handoff._state: where the goroutine is.
+_GONE = 0  # not waiting (before run, or after it ended)
+_SUBMITTING = 1  # inside pool.submit
+_WAITING = 2  # parked for messages, or serving one
+
 
 class _Abandoned(RuntimeError):
     """Raised on the pool thread when the goroutine no longer waits for it."""
@@ -75,14 +81,15 @@ class Handoff:
     to touch the goroutine's connections. A Handoff serves one ``run``.
     """
 
-    __slots__ = ("_pool", "_sched", "_g", "_waiting", "_req", "_req_done", "_reply", "_out",
-                 "_exc")
+    __slots__ = ("_pool", "_sched", "_g", "_state", "_early", "_req", "_req_done", "_reply",
+                 "_out", "_exc")
 
     def __init__(self, pool: Executor | None = None) -> None:
         self._pool = pool
         self._sched: Any = None
         self._g: Any = None
-        self._waiting = False
+        self._state = _GONE
+        self._early: list | None = None  # messages that came while submitting
         self._req: tuple | None = None
         self._req_done: Any = None  # a plain thread lock, as in sema.Waitable
         self._reply: tuple = ()  # (ok, value) of the last call served
@@ -94,19 +101,24 @@ class Handoff:
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         sched = self._sched = get_sched()
         self._g = sched.current
-        self._waiting = True
         pool = self._pool or default_pool()
-        pool.submit(self._thread_main, fn, args, kwargs)
+        # submit may park this goroutine itself (a pool whose locks are
+        # gonet.patch()'s cooperative ones): a message that comes meanwhile
+        # is kept for the loop below instead of readying that other park.
+        self._state = _SUBMITTING
         sched.external_waiters += 1
         try:
+            pool.submit(self._thread_main, fn, args, kwargs)
+            self._state = _WAITING
             while True:
-                msg = sched.park("syscall")
+                early = self._early
+                msg = early.pop(0) if early else sched.park("syscall")
                 if msg is _DONE:
                     break
                 if msg is _CALL:
                     self._serve()
         finally:
-            self._waiting = False
+            self._state = _GONE
             sched.external_waiters -= 1
         exc = self._exc
         if exc is not None:
@@ -127,8 +139,13 @@ class Handoff:
 
     def _deliver(self, msg: str) -> None:
         """On the hub: ready the goroutine with ``msg`` if it still waits for us."""
-        if self._waiting:
+        state = self._state
+        if state == _WAITING:
             self._sched.ready(self._g, msg)
+        elif state == _SUBMITTING:
+            if self._early is None:
+                self._early = []
+            self._early.append(msg)
         elif msg is _CALL:
             self._reply = (False, _Abandoned("the goroutine stopped waiting for this call"))
             self._req_done.release()
