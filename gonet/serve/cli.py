@@ -51,10 +51,18 @@ socket (one shared socket where that is unavailable). Signals to the master:
 TERM/INT graceful shutdown (a second INT forces it), HUP replaces every worker
 without refusing a connection.
 
+patch: each worker calls gonet.patch() before it imports APP, so the
+standard library's blocking calls (sockets, ssl, select, time.sleep, threading
+locks, subprocess) park the calling goroutine instead of the worker's thread:
+requests, redis-py, psycopg and other pure-Python clients cooperate with no
+change. --no-patch leaves the standard library alone. A goroutine that still
+holds the thread (a C library that waits, a CPU loop) is logged with its stack
+after --block-warn seconds.
+
 threads: a WSGI app runs in the connection's goroutine by default: fast, and
-right for apps that never block the OS thread. An app that calls blocking
-libraries (database drivers, requests, time.sleep) stalls every connection of
-its worker meanwhile: give it --threads N to run each call on N OS threads.
+right for apps whose waits cooperate. An app that blocks in C (a driver's C
+wait, file I/O on a slow disk) stalls every connection of its worker
+meanwhile: give it --threads N to run each call on N OS threads.
 """
 
 
@@ -146,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threads", type=_count, default=0, metavar="N",
                    help="run each WSGI call on a pool of N OS threads (for apps that block); "
                         "default 0: in the connection's goroutine")
+    g.add_argument("--no-patch", dest="patch", action="store_false",
+                   help="do not call gonet.patch() before importing APP (the standard "
+                        "library's blocking calls then block the worker's thread)")
+    g.add_argument("--block-warn", type=_seconds, default=0.1, metavar="S",
+                   help="log the stack of a goroutine that holds its worker's thread for S "
+                        "seconds or more, once per call site (default 0.1; 0 = off)")
     g.add_argument("--app-dir", default=".", metavar="DIR",
                    help="directory put first on the import path (default: current directory)")
     g = s.add_argument_group("processes")
@@ -238,7 +252,14 @@ def _make_boot(args: argparse.Namespace, nworkers: int, tls_addresses: set[str] 
         from gonet.http.accesslog import AccessLog
         from gonet.http.proxy import ProxyHeaders
         from gonet.http.wsgi import WSGIHandler
+        from gonet.runtime import sysmon
 
+        if args.patch:  # before the app imports its libraries, as gunicorn's gevent worker
+            from gonet.coop import patch
+
+            patch()
+        if args.block_warn:
+            sysmon.start(args.block_warn)
         app = load_app(args.app, args.app_dir)
         kind = detect_interface(app, args.interface, args.app)
         if kind == "wsgi":
