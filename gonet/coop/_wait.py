@@ -33,14 +33,14 @@ import time
 from _thread import get_ident
 from typing import Any
 
-from gonet.runtime.netpoll import MODE_R, MODE_W, POLL_OK
+from gonet.runtime.netpoll import MODE_R, MODE_W, OS_POLLERS, POLL_OK
 from gonet.runtime.sched import get_sched
 
 __all__ = ["OneShot", "wait_fd", "wait_fds", "EPOLL"]
 
 _monotonic = time.monotonic
 #: The unpatched epoll class (None where the OS has none).
-EPOLL: Any = getattr(_select, "epoll", None)
+EPOLL: Any = OS_POLLERS["epoll"]
 _EPOLLIN = getattr(_select, "EPOLLIN", 1)
 _EPOLLOUT = getattr(_select, "EPOLLOUT", 4)
 _EPOLLPRI = getattr(_select, "EPOLLPRI", 2)

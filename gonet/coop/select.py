@@ -31,6 +31,11 @@ ORIGINALS: dict[str, Any] = {"select": _stdselect.select, "poll": getattr(_stdse
 _select = _stdselect.select
 _poll = ORIGINALS["poll"]
 _monotonic = time.monotonic
+# The selector classes as the stdlib defines them (the patch replaces the
+# module's names with the subclasses below).
+_StdEpollSelector = getattr(_stdselectors, "EpollSelector", None)
+_StdPollSelector = getattr(_stdselectors, "PollSelector", None)
+_StdSelectSelector = _stdselectors.SelectSelector
 
 _IN = getattr(_stdselect, "EPOLLIN", 1)
 _OUT = getattr(_stdselect, "EPOLLOUT", 4)
@@ -213,33 +218,33 @@ def _selector_wait(sel: Any, base: Any, timeout: float | None, own_fd: int | Non
             return base.select(sel, 0)
 
 
-if hasattr(_stdselectors, "EpollSelector"):
+if _StdEpollSelector is not None:
 
-    class EpollSelector(_stdselectors.EpollSelector):
+    class EpollSelector(_StdEpollSelector):
         """``selectors.EpollSelector`` whose ``select`` parks a goroutine."""
 
         def select(self, timeout: float | None = None) -> list:
-            return _selector_wait(self, _stdselectors.EpollSelector, timeout, self.fileno())
+            return _selector_wait(self, _StdEpollSelector, timeout, self.fileno())
 else:  # pragma: no cover
     EpollSelector = None  # type: ignore[assignment,misc]
 
 
-if hasattr(_stdselectors, "PollSelector"):
+if _StdPollSelector is not None:
 
-    class PollSelector(_stdselectors.PollSelector):
+    class PollSelector(_StdPollSelector):
         """``selectors.PollSelector`` whose ``select`` parks a goroutine."""
 
         def select(self, timeout: float | None = None) -> list:
-            return _selector_wait(self, _stdselectors.PollSelector, timeout, None)
+            return _selector_wait(self, _StdPollSelector, timeout, None)
 else:  # pragma: no cover
     PollSelector = None  # type: ignore[assignment,misc]
 
 
-class SelectSelector(_stdselectors.SelectSelector):
+class SelectSelector(_StdSelectSelector):
     """``selectors.SelectSelector`` whose ``select`` parks a goroutine."""
 
     def select(self, timeout: float | None = None) -> list:
-        return _selector_wait(self, _stdselectors.SelectSelector, timeout, None)
+        return _selector_wait(self, _StdSelectSelector, timeout, None)
 
 
 DefaultSelector: Any = EpollSelector or PollSelector or SelectSelector

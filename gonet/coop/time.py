@@ -4,6 +4,7 @@ stdlib's."""
 
 from __future__ import annotations
 
+import operator
 import time as _stdtime
 
 from gonet.runtime.sched import goroutine_here
@@ -18,7 +19,8 @@ def sleep(secs: float) -> None:
     g = goroutine_here()
     if g is None:
         return _sleep(secs)
-    secs = float(secs)  # the stdlib's TypeError for what is not a number
+    # A number, as the stdlib takes it (a str is a TypeError there, not parsed).
+    secs = float(secs) if hasattr(secs, "__float__") else float(operator.index(secs))
     if secs < 0:
         raise ValueError("sleep length must be non-negative")
     sched = g.sched

@@ -52,12 +52,11 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from gonet.http.response import BUFFER_SIZE
-from gonet.runtime.threadpool import Handoff
+from gonet.runtime.threadpool import Handoff, ThreadPool
 
 __all__ = ["WSGIHandler", "FileWrapper"]
 
@@ -317,10 +316,9 @@ class WSGIHandler:
             raise TypeError(f"WSGI app must be callable, not {type(app).__name__}")
         self.app = app
         self.threads = threads or 0
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: ThreadPool | None = None
         if self.threads > 0:
-            self._pool = ThreadPoolExecutor(max_workers=self.threads,
-                                            thread_name_prefix="gonet-wsgi")
+            self._pool = ThreadPool(self.threads, "gonet-wsgi")
         self._base = {
             "wsgi.version": (1, 0),
             "wsgi.multithread": self.threads > 1,

@@ -418,7 +418,7 @@ class Scheduler:
 
     def ready_threadsafe(self, g: Goroutine, val: Any = None) -> None:
         """Ready ``g`` from any OS thread: queued, then the poller is woken."""
-        if threading.current_thread() is self.thread:
+        if threading.get_ident() == self.netpoll.thread_id:  # no Thread object needed
             self.ready(g, val)
             return
         self.inbox.append((g, val))

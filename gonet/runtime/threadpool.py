@@ -32,28 +32,147 @@ from __future__ import annotations
 
 import _thread
 import os
+import sys
+import threading
+import traceback
+import weakref
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from gonet.runtime.sched import get_sched
 
-__all__ = ["blocking", "Handoff", "default_pool"]
+__all__ = ["blocking", "Handoff", "ThreadPool", "default_pool"]
 
 T = TypeVar("T")
 
-_pool: ThreadPoolExecutor | None = None
+
+class ThreadPool:
+    """Up to ``max_workers`` OS threads that run submitted calls, FIFO.
+
+    Built on ``_thread`` alone, not on ``concurrent.futures``: under
+    ``gonet.patch()`` threading's locks, events and queues are cooperative,
+    and a ThreadPoolExecutor's ``submit`` starts a thread by waiting on an
+    Event while it holds the pool's lock; a goroutine would park there
+    holding a plain lock that the next submitting goroutine of the same
+    thread then blocks the whole thread on. Here ``submit`` never waits.
+
+    A worker that finds no work parks on its own lock, listed in ``_idle``;
+    ``submit`` queues the call and releases one such lock, or starts a
+    thread while there are fewer than ``max_workers``. A worker idle for
+    ``IDLE_EXIT`` seconds ends; ``shutdown`` ends the idle ones at once.
+    """
+
+    IDLE_EXIT = 60.0
+
+    def __init__(self, max_workers: int, name: str = "gonet-pool") -> None:
+        self.max_workers = max(int(max_workers), 1)
+        self.name = name
+        self._mu = _thread.allocate_lock()
+        self._work: deque[tuple] = deque()
+        self._idle: list[Any] = []  # the wake locks of idle workers
+        self._threads = 0
+        self._started = 0  # threads started in all (numbers their names)
+        self._closed = False
+        _pools.add(self)
+
+    def __repr__(self) -> str:
+        return (f"<ThreadPool {self.name} threads={self._threads}/{self.max_workers} "
+                f"queued={len(self._work)}>")
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on a pool thread; its exceptions are printed."""
+        with self._mu:
+            if self._closed:
+                raise RuntimeError(f"{self.name}: cannot run calls after shutdown")
+            self._work.append((fn, args))
+            if self._idle:
+                self._idle.pop().release()
+                return
+            if self._threads >= self.max_workers:
+                return
+            self._threads += 1
+            self._started += 1
+            n = self._started
+        _thread.start_new_thread(self._worker, (n,))
+
+    def _worker(self, n: int) -> None:
+        # A name for tracebacks, dumps and current_thread() (a dummy Thread
+        # record, made once per worker).
+        threading.current_thread().name = f"{self.name}_{n}"
+        wake = _thread.allocate_lock()
+        wake.acquire()
+        while True:
+            with self._mu:
+                if self._work:
+                    fn, args = self._work.popleft()
+                else:
+                    self._idle.append(wake)
+                    fn = None
+            if fn is None:
+                if not wake.acquire(True, self.IDLE_EXIT):
+                    with self._mu:
+                        if wake in self._idle:  # nobody is about to wake it: leave
+                            self._idle.remove(wake)
+                            self._threads -= 1
+                            return
+                    wake.acquire()  # submit or shutdown took it just now
+                if self._closed:
+                    with self._mu:
+                        self._threads -= 1
+                    return
+                continue
+            try:
+                fn(*args)
+            except BaseException:  # noqa: BLE001 - a worker outlives the calls it runs
+                try:
+                    print(f"Exception in {self.name} thread:", file=sys.stderr)
+                    traceback.print_exc(file=sys.stderr)
+                except Exception:  # noqa: BLE001 - stderr gone at exit
+                    pass
+            fn = args = None
+
+    def shutdown(self, wait: bool = False) -> None:
+        """Refuse new calls and drop queued ones; idle workers end now, busy
+        ones after their call. ``wait`` is accepted for Executor's signature
+        and ignored."""
+        with self._mu:
+            self._closed = True
+            self._work.clear()
+            idle, self._idle = self._idle, []
+        for wake in idle:
+            wake.release()
+
+    def _after_fork(self) -> None:
+        # The child has none of the parent's threads: start from none.
+        self._mu = _thread.allocate_lock()
+        self._work.clear()
+        self._idle = []
+        self._threads = 0
+
+
+_pools: weakref.WeakSet[ThreadPool] = weakref.WeakSet()
+_pool: ThreadPool | None = None
 _pool_lock = _thread.allocate_lock()
 
 
-def default_pool() -> ThreadPoolExecutor:
+def _after_fork_pools() -> None:
+    for p in list(_pools):
+        p._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_pools)
+
+
+def default_pool() -> ThreadPool:
     """The shared pool behind :func:`blocking` (``GONET_MAX_THREADS`` threads)."""
     global _pool
     if _pool is None:
         with _pool_lock:
             if _pool is None:
                 n = int(os.environ.get("GONET_MAX_THREADS", "64"))
-                _pool = ThreadPoolExecutor(max_workers=max(n, 1), thread_name_prefix="gonet-blocking")
+                _pool = ThreadPool(n, "gonet-blocking")
     return _pool
 
 
@@ -84,7 +203,7 @@ class Handoff:
     __slots__ = ("_pool", "_sched", "_g", "_state", "_early", "_req", "_req_done", "_reply",
                  "_out", "_exc")
 
-    def __init__(self, pool: Executor | None = None) -> None:
+    def __init__(self, pool: Any = None) -> None:
         self._pool = pool
         self._sched: Any = None
         self._g: Any = None
