@@ -149,8 +149,10 @@ def _watch(gen: int) -> None:
             if not w.reported and stalled_for >= max(1.0, 10 * limit):
                 _report(w, now, True, sent, recent)
         for sid in list(watched):
-            if sid not in seen:
-                del watched[sid]
+            if sid not in seen:  # the thread ended (its stall with it, maybe)
+                w = watched.pop(sid)
+                if w.frame_info is not None and not w.reported:
+                    _report(w, now, False, sent, recent)
 
 
 def _capture(sched: Any, g: Any) -> tuple | None:
