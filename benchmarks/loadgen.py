@@ -174,6 +174,53 @@ def http_warmup(port: int, conns: int, duration: float, path: str = "/", scheme:
     return {"rate": out["rate"], "tool": "loadgen.c"}
 
 
+class Prober:
+    """A thread that asks ``path`` every ``every`` seconds on one keep-alive
+    connection and records each answer's latency (the fan-out scenario's
+    instant route, measured while the main load runs)."""
+
+    def __init__(self, port: int, path: str, every: float) -> None:
+        import threading
+
+        self.port = port
+        self.path = path
+        self.every = every
+        self.latencies: list[float] = []
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prober", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        import http.client
+        import time
+
+        conn = None
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                conn.request("GET", self.path)
+                conn.getresponse().read()
+                self.latencies.append(time.monotonic() - t0)
+            except (OSError, http.client.HTTPException):
+                self.errors += 1
+                if conn is not None:
+                    conn.close()
+                conn = None
+            self._stop.wait(self.every)
+        if conn is not None:
+            conn.close()
+
+    def stop(self) -> list[float]:
+        self._stop.set()
+        self._thread.join(35)
+        return list(self.latencies)
+
+
 class IdleHolder:
     """The C client in ``idle`` mode: opens ``conns`` keep-alive connections and holds them.
 

@@ -482,6 +482,97 @@ class ProgramScenario(Scenario):
                 _run_program_round(st, r, args)
 
 
+class FanoutScenario(Scenario):
+    """A handler that calls a slow upstream: requests/s, and an instant route's p99.
+
+    One upstream process answers every call after ``delay`` seconds. Each
+    row's server calls it once per request to ``/``; the HTTP load drives
+    ``/`` with ``conns`` connections while a prober thread of this process
+    asks ``/fast`` on its own keep-alive connection every ``probe_every``
+    seconds and records its latency. The ideal rate is conns / delay (every
+    connection always waiting on the upstream, no CPU cost).
+    """
+
+    def __init__(self, name: str, title: str, servers: list[Spec], upstream: Spec,
+                 delay: float = 0.05, probe_every: float = 0.01, description: str = "",
+                 reference: str | None = None) -> None:
+        metrics = [
+            Metric("rate", "requests/s", ratio=True),
+            Metric("ideal_fraction", "of ideal", "{:.2f}"),
+            Metric("p99_ms", "p99 ms", "{:.1f}", higher_is_better=False),
+            Metric("fast_p99_ms", "/fast p99 ms", "{:.1f}", higher_is_better=False),
+            Metric("bad", "errors+non-2xx", "{:,.0f}", higher_is_better=False),
+        ]
+        super().__init__(name, title, servers, metrics, description, reference)
+        self.upstream = upstream
+        self.delay = delay
+        self.probe_every = probe_every
+
+    def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
+        import os
+
+        tool, note = loadgen.http_tool()
+        if tool is None:
+            res.skipped = note
+            for r in rows:
+                r.status, r.reason = "skipped", note
+            return
+        ideal = st.conns / self.delay
+        res.notes.append(f"HTTP load: {tool}, {st.conns} connections on /, each request one "
+                         f"call to an upstream answering after {self.delay * 1000:.0f} ms "
+                         f"(ideal {ideal:,.0f} requests/s); /fast probed every "
+                         f"{self.probe_every * 1000:.0f} ms on one keep-alive connection; "
+                         f"{st.duration:g} s x {st.rounds} rounds, median shown")
+        uport = free_port()
+        up = ServerProc(self.upstream.name, self.upstream.argv(
+            "--port", str(uport), "--delay", str(self.delay)), uport, self.name)
+        up.start()
+        try:
+            up.wait_ready()
+        except ServerError as e:
+            up.stop()
+            res.skipped = f"the upstream did not start: {e}"
+            for r in rows:
+                r.status, r.reason = "skipped", res.skipped
+            return
+        os.environ["FANOUT_UPSTREAM"] = f"http://127.0.0.1:{up.port}/"  # the servers inherit it
+        procs = _start_all(st, rows, self.name)
+        try:
+            live = [r for r in rows if r.status == "pending"]
+            for r in live:
+                p = procs[r.spec.name]
+                _sample(st, r, p, lambda p=p: loadgen.http_warmup(p.port, st.conns, st.warmup))
+                r.samples.clear()
+            for i in range(st.rounds):
+                for r in live:
+                    p = procs[r.spec.name]
+                    _sample(st, r, p, lambda p=p: self._one(p.port, st, ideal))
+                    if r.samples and len(r.samples) == i + 1:
+                        s = r.samples[-1]
+                        st.log(f"  {r.spec.label}: {s['rate']:,.0f} requests/s, "
+                               f"/fast p99 {s['fast_p99_ms']:.1f} ms")
+        finally:
+            _stop_all(procs)
+            up.stop()
+            os.environ.pop("FANOUT_UPSTREAM", None)
+
+    def _one(self, port: int, st: Settings, ideal: float) -> dict:
+        prober = loadgen.Prober(port, "/fast", self.probe_every)
+        prober.start()
+        try:
+            out = loadgen.http_load(port, st.conns, st.duration, "/")
+        finally:
+            lat = prober.stop()
+        if not lat:
+            raise RuntimeError("no /fast probe completed")
+        lat.sort()
+        out["fast_p99_ms"] = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+        out["fast_p50_ms"] = lat[len(lat) // 2] * 1000
+        out["fast_probes"] = len(lat)
+        out["ideal_fraction"] = out["rate"] / ideal
+        return out
+
+
 # -- the registry -----------------------------------------------------------------
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -529,3 +620,11 @@ register(HttpScenario(
     scheme="https", headers=("Connection: close",),
     description="every request on a fresh TCP connection and TLS handshake (wrk resumes its "
                 "TLS session: abbreviated handshakes, see benchmarks/README.md)"))
+
+# issue 14: a handler calling a slow upstream through a client library
+register(FanoutScenario(
+    "fanout", "9. Fan-out: a handler calling a 50 ms upstream", specs.FANOUT_SERVERS,
+    specs.FANOUT_UPSTREAM,
+    description="requests/s through one upstream call per request, and the p99 of an "
+                "instant route meanwhile; gonet patched and gunicorn gevent run the same "
+                "WSGI app with requests"))

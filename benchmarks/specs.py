@@ -93,3 +93,18 @@ HTTPS_SERVERS = [
     Spec("gunicorn-sync-tls", "gunicorn sync --certfile", "gunicorn_tls.py", ("gunicorn",)),
     Spec("go-https", "Go ListenAndServeTLS (1 core)", "go_https.py"),
 ]
+
+# -- issue 14: fan-out, a handler that calls a 50 ms upstream -----------------------
+FANOUT_UPSTREAM = Spec("fanout-upstream", "upstream (50 ms)", "fanout_upstream.py", ("gonet",))
+FANOUT_SERVERS = [
+    Spec("gonet-fanout-requests", "gonet serve, patched, requests", "gonet_serve.py",
+         ("gonet", "requests"), gonet=True,
+         extra_args=("--app", "fanout_app:app", "--interface", "wsgi")),
+    Spec("gunicorn-gevent-requests", "gunicorn gevent, requests", "gunicorn_flask.py",
+         ("gunicorn", "gevent", "requests", "flask"),
+         extra_args=("--worker-class", "gevent", "--app", "fanout_app:app")),
+    Spec("uvicorn-httpx", "uvicorn, async httpx", "uvicorn_fanout.py", ("uvicorn", "httpx")),
+    # gonet's own client (issue 16): "not available" until gonet.http.Client lands.
+    Spec("gonet-fanout-client", "gonet.http, gonet's client", "gonet_fanout_client.py",
+         ("gonet",), gonet=True),
+]
