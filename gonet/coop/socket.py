@@ -151,11 +151,14 @@ class socket(_StdSocket):  # noqa: N801 - the stdlib's name, which it replaces
                 raise _timeout("timed out")
             return
         mode = MODE_W if write else MODE_R
-        if deadline is not None:
+        if deadline is None:
+            code = pd.wait_write() if write else pd.wait_read()
+        else:
             pd.set_deadline(deadline, mode)
-        code = pd.wait_write() if write else pd.wait_read()
-        if deadline is not None:
-            pd.set_deadline(None, mode)
+            try:
+                code = pd.wait_write() if write else pd.wait_read()
+            finally:  # the deadline is this call's only, however it ends
+                pd.set_deadline(None, mode)
         if code == POLL_ERR_TIMEOUT:
             raise _timeout("timed out")
         if code == POLL_ERR_CLOSING:
