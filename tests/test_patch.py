@@ -40,10 +40,11 @@ def _ticker(stop: list, ticks: list) -> None:
         ticks.append(time.monotonic())
 
 
-def _max_gap(ticks: list, start: float) -> float:
-    """The longest the ticker went without ticking, from ``start`` to now."""
-    points = [start, *[t for t in ticks if t > start], time.monotonic()]
-    return max(b - a for a, b in zip(points, points[1:], strict=False))
+def _ticks_since(ticks: list, start: float) -> int:
+    """How often the ticker ran since ``start``. A call that held the thread
+    for its whole wait leaves at most one tick; a parked one, about one per
+    10 ms (the assertions ask for 3, whatever the load)."""
+    return sum(1 for t in ticks if t > start)
 
 
 # -- the patch itself ---------------------------------------------------------------
@@ -188,7 +189,7 @@ def test_socket_timeout_is_a_deadline(run, patched):
             a.recv(10)
         took = time.monotonic() - t
         stop.append(1)
-        gap = _max_gap(ticks, t)
+        progress = _ticks_since(ticks, t)
         b.sendall(b"late")
         assert a.recv(10) == b"late"  # the socket is still usable
         a.setblocking(False)
@@ -197,11 +198,11 @@ def test_socket_timeout_is_a_deadline(run, patched):
         assert a.getblocking() is False and a.gettimeout() == 0.0
         a.close()
         b.close()
-        return took, gap
+        return took, progress
 
-    took, gap = run(body)
+    took, progress = run(body)
     assert 0.15 <= took < 1.5
-    assert gap < 0.15  # the other goroutine kept running meanwhile
+    assert progress >= 3  # the other goroutine kept running meanwhile
 
 
 def test_socket_connect_errors_and_names(run, patched):
@@ -327,6 +328,7 @@ def test_ssl_handshake_read_write_unwrap(run, patched, tls):
         def server():
             c, _ = ls.accept()
             s = sctx.wrap_socket(c, server_side=True)
+            time.sleep(0.2)  # the client waits for the first bytes meanwhile
             while True:
                 d = s.recv(65536)
                 if not d or d == b"bye":
@@ -355,11 +357,11 @@ def test_ssl_handshake_read_write_unwrap(run, patched, tls):
         stop.append(1)
         plain.close()
         ls.close()
-        return got == big, _max_gap(ticks, t)
+        return got == big, _ticks_since(ticks, t)
 
-    ok, gap = run(body)
+    ok, ticks = run(body)
     assert ok
-    assert gap < 0.3
+    assert ticks >= 3
 
 
 def test_ssl_handshake_timeout(run, patched, tls):
@@ -418,15 +420,15 @@ def test_select_family_parks(run, patched, kind):
         assert wait_readable(a, None) is True
         woke = time.monotonic() - t2
         stop.append(1)
-        gap = _max_gap(ticks, t)
+        progress = _ticks_since(ticks, t)
         a.close()
         b.close()
-        return timed, woke, gap
+        return timed, woke, progress
 
-    timed, woke, gap = run(body)
+    timed, woke, progress = run(body)
     assert 0.1 <= timed < 1.0
     assert 0.05 <= woke < 1.0
-    assert gap < 0.15
+    assert progress >= 3
 
 
 # -- threading and queue ---------------------------------------------------------------
@@ -575,10 +577,10 @@ def test_goroutine_waits_for_a_lock_held_by_another_thread(run, patched):
         stop.append(1)
         lk.release()
         t.join()  # Thread.join parks too
-        return _max_gap(ticks, start), polls
+        return _ticks_since(ticks, start), polls
 
-    gap, polls = run(body)
-    assert gap < 0.15
+    ticks, polls = run(body)
+    assert ticks >= 3
     assert polls < 200  # woken by the other thread, not by spinning
 
 
@@ -591,9 +593,9 @@ def test_thread_join_parks(run, patched):
         start = time.monotonic()
         t.join()
         stop.append(1)
-        return _max_gap(ticks, start)
+        return _ticks_since(ticks, start)
 
-    assert run(body) < 0.15
+    assert run(body) >= 3
 
 
 # -- subprocess ---------------------------------------------------------------------
@@ -615,10 +617,10 @@ def test_subprocess_waits_park(run, patched):
         with pytest.raises(subprocess.TimeoutExpired):
             subprocess.run([sys.executable, "-c", "import time; time.sleep(5)"], timeout=0.2)
         stop.append(1)
-        return codes, out, pid == p.pid, p.returncode, _max_gap(ticks, start)
+        return codes, out, pid == p.pid, p.returncode, _ticks_since(ticks, start)
 
-    codes, out, same, rc, gap = run(body)
+    codes, out, same, rc, ticks = run(body)
     assert codes == [0] * 4
     assert out.strip() == b"hi"
     assert same and rc == 3
-    assert gap < 0.3
+    assert ticks >= 3
