@@ -517,3 +517,55 @@ def test_a_forked_child_gets_a_fresh_scheduler(run):
     out, status = run(body)
     assert status == 0
     assert out == b"ok"
+
+
+def test_handoff_keeps_a_completion_that_arrives_while_submit_parks(run):
+    """A pool whose submit parks the goroutine (as a ThreadPoolExecutor's
+    does under gonet.patch(), waiting for a new thread to start): the call
+    finishes meanwhile, and its completion must not wake the park in submit."""
+    from gonet.runtime.threadpool import Handoff
+
+    class ParkingPool:
+        def submit(self, fn, *args):
+            threading.Thread(target=fn, args=args).start()
+            gonet.sleep(0.1)  # the call is done, and delivered, before this ends
+
+    def body():
+        t = time.monotonic()
+        out = Handoff(ParkingPool()).run(lambda: "done")
+        return out, time.monotonic() - t
+
+    out, took = run(body)
+    assert out == "done"
+    assert 0.08 <= took < 5
+
+
+def test_thread_pool_runs_calls_on_at_most_max_threads():
+    from gonet.runtime.threadpool import ThreadPool
+
+    pool = ThreadPool(3, "test-pool")
+    lock = threading.Lock()
+    running, peak, names = [0], [0], set()
+    done = threading.Semaphore(0)
+
+    def call():
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            names.add(threading.current_thread().name)
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        done.release()
+
+    t = time.monotonic()
+    for _ in range(9):
+        pool.submit(call)  # never waits, however many are queued
+    assert time.monotonic() - t < 0.05
+    for _ in range(9):
+        assert done.acquire(timeout=10)
+    assert peak[0] == 3
+    assert names <= {"test-pool_1", "test-pool_2", "test-pool_3"}
+    pool.shutdown()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.submit(call)
