@@ -44,7 +44,14 @@ from _thread import get_ident
 from typing import Any
 
 from gonet.coop._wait import wait_fd
-from gonet.runtime.netpoll import MODE_R, MODE_W, POLL_ERR_CLOSING, POLL_ERR_TIMEOUT, READY
+from gonet.runtime.netpoll import (
+    MODE_R,
+    MODE_W,
+    OS_POLLERS,
+    POLL_ERR_CLOSING,
+    POLL_ERR_TIMEOUT,
+    READY,
+)
 from gonet.runtime.sched import get_sched, goroutine_here
 from gonet.runtime.threadpool import blocking
 
@@ -55,7 +62,7 @@ _ss = _socket.socket
 _StdSocket = _stdsocket.socket  # the stdlib's class, before any patching
 _monotonic = time.monotonic
 _timeout = _socket.timeout
-_poll = _select.poll
+_poll = OS_POLLERS["poll"]  # the unpatched select.poll
 _POLLIN = _select.POLLIN
 _POLLOUT = _select.POLLOUT
 _CONNECT_PENDING = frozenset({errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY, errno.EINTR})
@@ -309,6 +316,16 @@ class socket(_StdSocket):  # noqa: N801 - the stdlib's name, which it replaces
                         raise
                     return errno.EAGAIN
                 err = _ss.getsockopt(self, _socket.SOL_SOCKET, _socket.SO_ERROR)
+                if err == 0:
+                    # No error yet is not connected yet (a wake-up can be an
+                    # old edge): Go's connect asks getpeername too.
+                    try:
+                        _ss.getpeername(self)
+                    except OSError as e:
+                        if e.errno != errno.ENOTCONN:
+                            raise
+                        continue
+                    break
                 if err not in _CONNECT_PENDING:
                     break
         if err in (0, errno.EISCONN):
