@@ -624,3 +624,35 @@ def test_subprocess_waits_park(run, patched):
     assert out.strip() == b"hi"
     assert same and rc == 3
     assert ticks >= 3
+
+
+def test_goroutines_of_two_threads_share_a_queue_and_a_lock(patched):
+    """Each thread's goroutines park; the wake-ups cross schedulers."""
+    from conftest import run_in_thread
+
+    q = queue.Queue()
+    lk = threading.Lock()
+    counter = [0]
+
+    def producer():
+        def put(i):
+            with lk:
+                v = counter[0]
+                time.sleep(0.001)  # parks holding the lock: the others must wait
+                counter[0] = v + 1
+            q.put(i)
+
+        for g in [gonet.go(put, i) for i in range(20)]:
+            g.join()
+
+    def consumer():
+        got = [g.join() for g in [gonet.go(q.get, True, 10) for _ in range(20)]]
+        return sorted(got)
+
+    out = {}
+    c = threading.Thread(target=lambda: out.setdefault("c", run_in_thread(consumer)))
+    c.start()
+    run_in_thread(producer)
+    c.join(30)
+    assert out["c"] == list(range(20))
+    assert counter[0] == 20
