@@ -17,6 +17,11 @@ A backend implements Go's five functions for one OS facility:
 plus ``arm(fd, mode)``, which only level-triggered backends need (they watch a
 direction only while someone waits on it), and ``shutdown()``.
 
+``poll`` is never asked to wait longer than :data:`MAX_POLL_DELAY` seconds
+(the scheduler clamps its delay): epoll and poll take an int of milliseconds
+and raise OverflowError past 2**31-1 (about 24.8 days), and a deadline may be
+any distance ahead. A wait cut short by the clamp just goes round the loop.
+
 This base holds the fd -> pollDesc map shared with the netpoller and the
 netpoll break (:class:`gonet.runtime.netpoll_break.Waker`); each backend registers the
 break's read end with its kernel object and, when an event names an fd that
@@ -31,7 +36,11 @@ from typing import Any
 
 from gonet.runtime.netpoll_break import Waker
 
-__all__ = ["Backend", "available_backends", "backend", "new_backend"]
+__all__ = ["Backend", "MAX_POLL_DELAY", "available_backends", "backend", "new_backend"]
+
+#: The longest single wait asked of a backend, in seconds (about 11.6 days,
+#: Go's cap of 1e9 ms): well inside every kernel interface's range.
+MAX_POLL_DELAY = 1e6
 
 _ORDER = ("epoll", "kqueue", "poll")
 

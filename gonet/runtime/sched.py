@@ -82,6 +82,7 @@ from greenlet import GreenletExit, greenlet
 from greenlet import getcurrent as _getcurrent
 
 from gonet.runtime.netpoll import Netpoller
+from gonet.runtime.netpoll_base import MAX_POLL_DELAY
 from gonet.runtime.timers import TimerHeap
 
 __all__ = [
@@ -493,7 +494,10 @@ class Scheduler:
             else:
                 nxt = timers.next_when()
                 if nxt is not None:
-                    delay = max(nxt - _monotonic(), 0.0)
+                    # A timer far ahead (a deadline of months) must not reach
+                    # the kernel as an overflowing timeout: wait at most
+                    # MAX_POLL_DELAY and go round again.
+                    delay = min(max(nxt - _monotonic(), 0.0), MAX_POLL_DELAY)
                 elif self._deadlocked():
                     self._raise_deadlock()
                     continue
