@@ -382,7 +382,10 @@ def _send_quietly(s, data):
     (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n", 400),
     (b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
-    (b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    # RFC 9112 6.3 (4): chunked not the final coding: the length is unknown.
+    (b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+    # RFC 9112 6.1: a coding the server does not implement.
+    (b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
 ])
 def test_malformed_requests_get_4xx_and_close(serve, raw, status):
     ts = serve(hello)

@@ -55,9 +55,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from gonet.http.request import Body, Request, RequestBodyError
+from gonet.http.mux import warn_returned
+from gonet.http.request import URL, Body, MaxBytesError, Request, RequestBodyError
 from gonet.http.response import ResponseWriter
-from gonet.http.status import status_line
+from gonet.http.status import status_line, status_text
 from gonet.http.wire import END, NEED_DATA, ProtocolError, RequestHead, RequestParser
 from gonet.net import ClosedError, DeadlineExceededError
 from gonet.runtime.sched import get_sched
@@ -83,12 +84,13 @@ class ConnSettings:
     """What every connection of a server needs, fixed when ``serve`` starts."""
 
     __slots__ = ("handler", "log", "read_timeout", "write_timeout", "head_timeout",
-                 "idle_timeout", "max_head", "idle_release_after", "base_ctx", "fast_head")
+                 "idle_timeout", "max_head", "idle_release_after", "base_ctx", "fast_head",
+                 "options_star")
 
     def __init__(self, handler: Callable, log: Any, read_timeout: float | None,
                  write_timeout: float | None, head_timeout: float | None,
                  idle_timeout: float | None, max_head: int, idle_release_after: float | None,
-                 base_ctx: Any, fast_head: bool | None = None) -> None:
+                 base_ctx: Any, fast_head: bool | None = None, options_star: bool = True) -> None:
         self.handler = handler
         self.log = log
         self.read_timeout = read_timeout
@@ -99,6 +101,9 @@ class ConnSettings:
         self.idle_release_after = idle_release_after
         self.base_ctx = base_ctx
         self.fast_head = fast_head
+        #: Answer ``OPTIONS *`` here (Go's globalOptionsHandler) rather than
+        #: pass it to the handler.
+        self.options_star = options_star
 
 
 class ConnOwner(Protocol):
@@ -114,6 +119,21 @@ class ConnOwner(Protocol):
         """``conn`` turned CLOSED or HIJACKED (always reported) or IDLE
         (reported while ``draining``)."""
         ...
+
+
+def _options_star(w: ResponseWriter, r: Request) -> None:
+    """``OPTIONS *`` (RFC 9112 3.2.4), answered by the server as Go's
+    globalOptionsHandler: 200 with no body; a body over 4 KB closes the conn."""
+    w.header().set("Content-Length", "0")
+    if r.content_length != 0:
+        from gonet.http.util import max_bytes_reader
+
+        body = max_bytes_reader(w, r.body, 4 << 10)
+        try:
+            while body.read(4096):
+                pass
+        except RequestBodyError:
+            pass
 
 
 class _Released(Exception):
@@ -162,8 +182,8 @@ class ServerConn:
         self.body_error: BaseException | None = None
         self.t0 = 0.0
         self.head_deadline_pending = False
-        #: The TLS connection state (gonet.tls.ConnectionState) once the
-        #: handshake is done; None on a plain connection.
+        #: Exchange.tls_state: the TLS connection state (gonet.tls.ConnectionState)
+        #: once the handshake is done; None on a plain connection.
         self.tls_state: Any = None
 
     def __repr__(self) -> str:
@@ -215,11 +235,16 @@ class ServerConn:
     def keep_alive(self) -> bool:
         if self.owner.closing:
             return False
-        if self.body_open and self.continue_pending:
-            # The client still waits for "100 Continue" and will decide itself
-            # whether to send the body: the stream's state is unknown.
-            self.continue_pending = False
-            return False
+        if self.body_open:
+            if self.continue_pending:
+                # The client still waits for "100 Continue" and will decide
+                # itself whether to send the body: the stream's state is unknown.
+                self.continue_pending = False
+                return False
+            if self.parser.body_left() > MAX_POST_HANDLER_READ_BYTES:
+                # Too much declared body left to drain: answer now and close
+                # (Go's requestTooLarge), never hold the response behind it.
+                return False
         return True
 
     def local_addr(self) -> Any:
@@ -382,14 +407,13 @@ class ServerConn:
             except ProtocolError as e:
                 self._bad_request(e)
                 return False
-            if self.tls_state is not None:
-                req.tls = self.tls_state
             w = ResponseWriter(self, head.method == "HEAD", head.http10, head.close,
                                head.keep_alive10)
             self.w = w
             self.req = req
+            h = handler if req.request_uri != "*" or not cfg.options_star else _options_star
             try:
-                handler(w, req)
+                ret = h(w, req)
             except Exception as e:  # noqa: BLE001 - a handler's failure is reported, never fatal
                 if w.hijacked:
                     cfg.log.error("http: handler for hijacked connection %s raised", self.remote,
@@ -397,10 +421,18 @@ class ServerConn:
                     return False
                 self._handler_failed(e, w, req)
                 return False
+            if ret is not None:
+                warn_returned(h, ret)
             if w.hijacked:
                 return False
             if self.watcher is not None or self.want_watch:
                 self._stop_watch()
+            # Go: the request's context ends when the handler returns, before
+            # the rest of the response is sent.
+            cancel = self.ctx_cancel
+            if cancel is not None:
+                self.ctx_cancel = None
+                cancel()
             if not self._finish(w):
                 return False
             if parser.moved:
@@ -413,9 +445,20 @@ class ServerConn:
                 self.owner.conn_state(self, IDLE)
 
     def _request(self, head: RequestHead) -> Request:
-        """The Request for ``head``, with its body handed to the parser's framing."""
+        """The Request for ``head``, with its body handed to the parser's
+        framing. Raises ProtocolError (400) for a request-target of no valid
+        form (RFC 9112 3.2), before any handler sees it."""
         target = head.target
-        host = head.host.decode("latin-1") if target[:1] == "/" or target == "*" else ""
+        url = None
+        if target[:1] == "/" and "%" not in target and "#" not in target:
+            host = head.host.decode("latin-1")  # origin-form with nothing to check
+        else:
+            try:
+                url = URL.parse_request_uri(target, head.method)
+            except ValueError as e:
+                raise ProtocolError(f"invalid request target {target[:100]!r}: {e}") from None
+            # RFC 9112 3.2.2: an absolute-form target's authority overrides Host.
+            host = url.host or head.host.decode("latin-1")
         if head.has_body:
             self.parser.begin_body(head)
             self.body_open = True
@@ -426,19 +469,21 @@ class ServerConn:
             return Request(head.method, target, None, Body(self),
                            "HTTP/1.0" if head.http10 else "HTTP/1.1", host, self.remote,
                            head.headers, self, -1 if head.chunked else head.content_length,
-                           head.chunked, head.close)
+                           head.chunked, head.close, url)
         self.body_open = False
         self.continue_pending = False
         return Request(head.method, target, None, None,
                        "HTTP/1.0" if head.http10 else "HTTP/1.1", host, self.remote,
-                       head.headers, self, None, False, head.close)
+                       head.headers, self, None, False, head.close, url)
 
     def _finish(self, w: ResponseWriter) -> bool:
         """After the handler: deal with an unread body, send the rest of the
         response; True if the connection can serve another request."""
         if self.body_open:
-            if self.continue_pending or self.broken:
-                w.close_after()
+            if (self.continue_pending or self.broken
+                    or self.parser.body_left() > MAX_POST_HANDLER_READ_BYTES):
+                w.close_after()  # the response goes now, says so, and the conn closes
+                self.broken = True
             else:
                 try:
                     if not self._drain(MAX_POST_HANDLER_READ_BYTES):
@@ -450,10 +495,6 @@ class ServerConn:
         w.finish()
         self.w = None
         self.req = None
-        cancel = self.ctx_cancel
-        if cancel is not None:
-            self.ctx_cancel = None
-            cancel()
         if w.closes or self.broken or self.peer_eof or self.owner.closing:
             if self.broken and not self.peer_eof:
                 self._close_write_and_wait()
@@ -559,8 +600,7 @@ class ServerConn:
 
     def _bad_request(self, e: ProtocolError) -> None:
         status = e.status
-        text = {431: "431 Request Header Fields Too Large", 501: "501 Not Implemented",
-                505: "505 HTTP Version Not Supported"}.get(status, f"{status} Bad Request")
+        text = f"{status} {status_text(status) or 'Bad Request'}"
         self.cfg.log.debug("http: bad request from %s: %s", self.remote, e)
         try:
             self.c.set_write_deadline(_monotonic() + 5.0)
@@ -573,13 +613,19 @@ class ServerConn:
     def _handler_failed(self, e: BaseException, w: ResponseWriter, req: Request) -> None:
         if self.watcher is not None or self.want_watch:
             self._stop_watch()
-        quiet = isinstance(e, AbortHandler) or (isinstance(e, OSError) and (w.failed or self.broken))
-        if not quiet:
+        status = 500
+        if isinstance(e, RequestBodyError) and (self.body_error is e or isinstance(e, MaxBytesError)):
+            # The client's body was malformed, cut short or too large: its
+            # error, answered with the error's status, not a server failure.
+            status = e.status
+            self.cfg.log.debug("http: %s (%s %s): %s", self.remote, req.method,
+                               req.request_uri, e)
+        elif not (isinstance(e, AbortHandler) or (isinstance(e, OSError) and (w.failed or self.broken))):
             self.cfg.log.error("http: panic serving %s (%s %s): %r", self.remote, req.method,
                                req.request_uri, e, exc_info=e)
         if not w.head_sent and not w.failed and not isinstance(e, AbortHandler):
             try:
-                self.c.write(_simple_response(500, "Internal Server Error"))
+                self.c.write(_simple_response(status, status_text(status)))
             except OSError:
                 pass
         self.broken = True

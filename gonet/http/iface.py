@@ -37,6 +37,11 @@ class Exchange(Protocol):
     #: raise OSError). An attribute, so that it can be the Conn's own write.
     send: Any
 
+    #: The connection's TLS state (None on plain TCP): the one place the
+    #: request's scheme comes from (``Request.tls``, ``r.url.scheme``,
+    #: ``wsgi.url_scheme``), never from the request line.
+    tls_state: Any
+
     def send_file(self, fd: int, offset: int, count: int) -> int:
         """Write ``count`` bytes of file ``fd`` from ``offset`` with sendfile(2)."""
         ...
@@ -44,8 +49,10 @@ class Exchange(Protocol):
     def keep_alive(self) -> bool:
         """Asked once, when the response head is built: may the connection
         serve another request after this response? False while the server
-        shuts down or has keep-alives off, or when the client still waits to
-        be told to send its body (a 100-continue never answered)."""
+        shuts down or has keep-alives off, when the client still waits to
+        be told to send its body (a 100-continue never answered), or when
+        the body left unread is too large to drain (the head then says
+        ``Connection: close`` and the response leaves at once)."""
         ...
 
     def hijack(self) -> tuple[Any, bytes]:

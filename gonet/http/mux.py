@@ -359,6 +359,24 @@ def _strip_port(host: str) -> str:
     return (host[:i] if i >= 0 else host).lower()
 
 
+_warned_returns: set = set()
+
+
+def warn_returned(handler: Any, value: Any) -> None:
+    """A handler returned ``value`` instead of writing it (a habit from
+    frameworks where the return value is the response): log a warning, once
+    per handler. The value is not sent."""
+    key = getattr(handler, "__qualname__", None) or type(handler).__qualname__
+    if key in _warned_returns or len(_warned_returns) > 1000:
+        return
+    _warned_returns.add(key)
+    import logging
+
+    logging.getLogger("gonet.http").warning(
+        "http: handler %s returned %s; the return value is ignored: write the body with "
+        "w.write(...)", key, type(value).__name__)
+
+
 def handler_fn(handler: Any) -> Callable:
     """The ``(w, r)`` callable of a handler: its ``serve_http``, or itself."""
     fn = getattr(handler, "serve_http", None)
@@ -541,7 +559,9 @@ class ServeMux:
             w.write_header(400)
             return
         h, _ = self.handler(r)
-        h(w, r)
+        ret = h(w, r)
+        if ret is not None:
+            warn_returned(h, ret)
 
     __call__ = serve_http
 

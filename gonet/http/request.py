@@ -19,6 +19,7 @@ never before.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
@@ -27,12 +28,31 @@ from gonet.http.header import Header
 
 __all__ = ["Request", "URL", "Values", "Body", "RequestBodyError", "MaxBytesError", "new_request"]
 
+_scheme = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*").fullmatch
+_bad_escape = re.compile(r"%(?![0-9A-Fa-f]{2})").search
+# The bytes of uri-host [":" port] (RFC 3986 3.2.2), as Go's ValidHostHeader.
+_HOST_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "!$%&'()*+,-.:;=[]_~")
+
+
+def _valid_host(host: str) -> bool:
+    return all(c in _HOST_CHARS for c in host)
+
+
 class RequestBodyError(OSError):
-    """The request body could not be read (malformed framing, early EOF)."""
+    """The request body could not be read (malformed framing, early EOF).
+
+    ``status`` is the answer the client gets when a handler lets this
+    propagate (400: its framing was wrong), and the connection closes.
+    """
+
+    status = 400
 
 
 class MaxBytesError(RequestBodyError):
     """The body is larger than the limit set with ``max_bytes_reader``."""
+
+    status = 413
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"http: request body too large (limit {limit} bytes)")
@@ -135,34 +155,56 @@ class URL:
 
     @classmethod
     def parse_request_uri(cls, target: str, method: str = "GET") -> URL:
-        """Parse an origin-form ("/p?q"), absolute-form ("http://h/p?q"),
-        authority-form (CONNECT "host:443") or asterisk-form ("*") target."""
+        """Parse a request-target (RFC 9112 3.2): origin-form ("/p?q"),
+        absolute-form ("http://h/p?q"), authority-form ("host:443", CONNECT
+        only) or asterisk-form ("*", OPTIONS only).
+
+        Raises ValueError for anything else, for a malformed %-escape in the
+        path (as Go), and for userinfo in an absolute-form authority
+        (RFC 9110 4.2.4). A fragment, which clients never send, is split off
+        into ``fragment``, out of the path and the query.
+        """
         u = cls.__new__(cls)
         u.scheme = u.host = u.raw_path = u.fragment = u.opaque = ""
+        if "#" in target:
+            target, _, u.fragment = target.partition("#")
         if target[:1] == "/":
             path, _, u.raw_query = target.partition("?")
-        elif method == "CONNECT" and "://" not in target:
+        elif target == "*":
+            if method != "OPTIONS":
+                raise ValueError("the asterisk-form is for OPTIONS only")
+            u.path, u.raw_query = "*", ""
+            return u
+        elif method == "CONNECT":
+            hostname, sep, port = target.rpartition(":")
+            if (not sep or not hostname or not port.isdigit() or not port.isascii()
+                    or not _valid_host(target)):
+                raise ValueError("CONNECT needs host:port")
             u.host = target
             u.path = u.raw_query = ""
             return u
-        elif target == "*":
-            u.path, u.raw_query = "*", ""
-            return u
         else:
             scheme, sep, rest = target.partition("://")
-            if not sep or not scheme:
-                raise ValueError(f"invalid request URI {target!r}")
+            if not sep or not _scheme(scheme):
+                raise ValueError("not a path, an absolute URI, or * for OPTIONS")
             u.scheme = scheme.lower()
             authority_end = len(rest)
             for ch in "/?":
                 i = rest.find(ch)
                 if 0 <= i < authority_end:
                     authority_end = i
-            u.host = rest[:authority_end]
+            host = rest[:authority_end]
+            if "@" in host:
+                raise ValueError("userinfo in the request target")
+            if not _valid_host(host):
+                raise ValueError(f"invalid host {host!r}")
+            u.host = host
             path, _, u.raw_query = rest[authority_end:].partition("?")
             if not path:
                 path = "/"
         if "%" in path:
+            if _bad_escape(path):
+                raise ValueError("invalid URL escape")
             u.raw_path = path
             try:
                 u.path = unquote(path, errors="strict")
@@ -219,8 +261,16 @@ class Request:
     ``remote_addr`` ("ip:port"), ``request_uri`` (the raw target),
     ``content_length`` (-1 when unknown, e.g. chunked), ``body`` (a
     :class:`Body`; ``read(n=-1)``), ``close`` (the client asked to close),
-    ``pattern`` (the ServeMux pattern that matched).
+    ``pattern`` (the ServeMux pattern that matched), ``tls`` (the
+    connection's TLS state; None on plain TCP).
     Lazily built: ``url``, ``header``, ``context``.
+
+    ``url`` is the target URI as RFC 9112 3.3 reconstructs it: its scheme is
+    the connection's ("https" over TLS, else "http"; a trusted proxy's with
+    ``ProxyHeaders``), never the request line's, and its host is the
+    target's authority, else the Host header. (Go leaves Scheme and Host
+    empty for an origin-form target and takes an absolute-form target's
+    scheme as sent: any client could claim https.)
     """
 
     __slots__ = (
@@ -244,21 +294,21 @@ class Request:
         "_ctx",
         "_ex",
         "_form",
-        "tls",
     )
 
     def __init__(self, method: str = "GET", target: str = "/", header: Header | None = None,
                  body: Any = None, proto: str = "HTTP/1.1", host: str = "",
                  remote_addr: str = "", wire_header: list | None = None,
                  exchange: Any = None, content_length: int | None = None,
-                 chunked: bool = False, close: bool = False) -> None:
+                 chunked: bool = False, close: bool = False, url: URL | None = None) -> None:
         """A request; handlers get them from the server, tests from :func:`new_request`.
 
         ``body``: bytes, a reader, or None. The server also passes
         ``wire_header`` (the parsed header triples, turned into ``header`` on
         first use), ``exchange`` (the connection serving the request, see
         ``gonet.http.iface``), the framing it decided (``content_length``,
-        ``chunked``) and whether the client asked to ``close``.
+        ``chunked``), whether the connection ends after the response
+        (``close``) and, for an unusual target, the ``url`` it parsed.
         """
         self.method = method
         self.request_uri = target
@@ -284,6 +334,8 @@ class Request:
             if not host:
                 host = self.header.get("Host")
         self.host = host
+        if url is not None:
+            self._url = self._effective(url)
         self.remote_addr = remote_addr
         self.transfer_encoding = _CHUNKED if chunked else ()
         if body is None:
@@ -301,9 +353,6 @@ class Request:
         self._values: list[str] | None = None
         self._ctx: Any = None
         self._form: Values | None = None
-        #: The TLS connection state (gonet.tls.ConnectionState) of an HTTPS
-        #: request, None on a plain connection (Go's ``Request.TLS``).
-        self.tls: Any = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.request_uri} {self.proto}>"
@@ -312,10 +361,25 @@ class Request:
     def url(self) -> URL:
         u = self._url
         if u is None:
-            u = self._url = URL.parse_request_uri(self.request_uri, self.method)
-            if self.tls is not None and not u.scheme:
-                u.scheme = "https"
+            u = self._url = self._effective(URL.parse_request_uri(self.request_uri, self.method))
         return u
+
+    def _effective(self, u: URL) -> URL:
+        """RFC 9112 3.3: a served request's URL takes its scheme from the
+        connection and its host from Host when the target has none."""
+        ex = self._ex
+        if ex is not None:
+            u.scheme = "https" if ex.tls_state is not None else "http"
+            if not u.host:
+                u.host = self.host
+        return u
+
+    @property
+    def tls(self) -> Any:
+        """The TLS connection state (gonet.tls.ConnectionState) of an HTTPS
+        request; None on plain TCP or with no connection (Go's ``r.TLS``)."""
+        ex = self._ex
+        return ex.tls_state if ex is not None else None
 
     @url.setter
     def url(self, u: URL) -> None:

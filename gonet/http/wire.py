@@ -1,64 +1,159 @@
-"""HTTP layer: the HTTP/1.1 wire protocol on h11, and the only module that imports h11.
+"""HTTP layer: HTTP/1.1 message framing, the one module that decides it, and the only one on h11.
 
-h11 parses; this module turns what it parses into what the rest of
-``gonet.http`` works with, so that no other module touches h11 or depends on
-its internals:
+Where a request ends is the one question a server and a proxy in front of it
+must answer alike: if they disagree, the rest of one request is served as
+another (request smuggling). Every framing decision of gonet.http is taken
+here, each at the place that cites its clause of RFC 9112 (HTTP/1.1) or
+RFC 9110 (HTTP semantics); the rest of the package (the connection loop,
+Body, ResponseWriter, the WSGI adapter) reads the decisions from
+:class:`RequestHead` and the pieces :class:`RequestParser` hands out, never
+from raw headers.
 
 - :class:`RequestParser`: one server connection's incoming side. Bytes go in
   (``feed``); complete request heads (:class:`RequestHead`) and then the
   pieces of each request's body come out. It keeps the bytes read past the
   current request for the next one (pipelining) or for a hijacker.
 - :class:`RequestHead`: one request's method, target, version and header
-  triples, with the framing decided once (body length or chunked, whether
-  the client asked to close, ``Expect: 100-continue``).
+  triples ``(raw name, lower-case name, value)``, with the framing decided
+  once: body length or chunked, whether the connection ends after the
+  response, ``Expect: 100-continue``.
 - :class:`ProtocolError`: a request the server must refuse, with the status
-  to answer (400, 431, 505, ...).
+  to answer (400, 417, 431, 501, 505); the connection then closes.
 
 Two head parsers
 ----------------
 
-h11's public API parses a head through its state machine, which costs more
-than the rest of a small request's path. The *fast* path calls h11's own head
-reader on the connection's receive buffer directly and moves the state
-machine only for requests that have a body (through ``_process_event``, so
-h11 frames that body exactly as it would have). Those are h11's private
-names: at import, a self-check parses a sample both ways and turns the fast
-path off if this h11 lacks the pieces or disagrees. ``RequestParser(fast=...)``
-picks a path per connection; the test suite runs every HTTP test through both
-(``GONET_HTTP_PARSER=public`` selects the public path for a whole process).
+A head is parsed by one of two readers, picked per connection
+(``RequestParser(fast=...)``; ``GONET_HTTP_PARSER=public`` picks the second
+for a whole process). The test suite runs every HTTP test through both, and
+the conformance corpus holds them to the same answers.
 
-State of a RequestParser (``_h`` is the h11 connection)::
+- *fast*: this module's own reader of the RFC 9112 grammar on a bytearray.
+  Its field-line pattern admits no control byte, no obs-fold and no bare CR,
+  so the strict rules cost nothing more than the parse (about a third of
+  what h11's head reader and Request event cost).
+- *public*: h11's public API (``Connection.next_event``). h11 is more lenient
+  in places (control bytes in values, obs-fold, Transfer-Encoding statuses,
+  CONNECT without Host), so its heads are checked on their raw bytes and
+  its errors reclassified here, to the same answers.
 
-    HEAD   waiting for a head; with the fast path ``_h`` may still be IDLE
-           after many bodiless requests (its buffer is all that is used)
-    BODY   begin_body() handed the body to ``_h``'s state machine
-    --next_request()--> HEAD, on a fresh ``_h`` that holds the bytes left
-                        over, whenever ``_h``'s state machine has moved
+Bodies are framed here for both paths (Content-Length, chunked): h11 admits
+chunk sizes of 20 hex digits and bare-LF trailer lines, a proxy may not.
+
+Rules enforced (besides the grammar: method token, request-target of
+visible ASCII, ``HTTP/d.d``, ``name: value`` field lines)
+-------------------------------------------------------------------------
+
+=====================================================  ==================  =====
+rule                                                   clause              reply
+=====================================================  ==================  =====
+empty lines before the request-line are ignored        9112 2.2            --
+a bare CR anywhere in the head                         9112 2.2            400
+a first line that is no request-line: answered as
+soon as it is complete, not at the head timeout        9112 3              400
+major version other than 1 (HTTP/0.9, 2.0, 3.0)        9110 6.2, 2.3       505
+HTTP/1.x, x > 1, is served as HTTP/1.1                 9110 6.2            --
+whitespace between field name and colon                9112 5.1            400
+obs-fold (a field line starting with SP/HTAB)          9112 5.2            400
+control bytes (other than HTAB) or NUL in a value      9110 5.5            400
+no Host in HTTP/1.1 (CONNECT exempt, as Go), two
+Host fields, or a Host byte outside the URI grammar    9112 3.2, 9110 7.2  400
+Content-Length not 1*DIGIT, differing values, or
+beyond 2**63-1                                         9110 8.6, 9112 6.3  400
+Transfer-Encoding in HTTP/1.0                          9112 6.1            400
+Transfer-Encoding whose final coding is not chunked    9112 6.3 (4)        400
+chunked applied twice                                  9112 7              400
+other codings before chunked (gzip, chunked)           9112 6.1            501
+Transfer-Encoding and Content-Length together: framed
+by chunked, Content-Length dropped, connection closed  9112 6.1, 6.3 (3)   --
+neither: no body                                       9112 6.3 (7)        --
+Connection is a token list (close; HTTP/1.0
+keep-alive)                                            9110 7.6.1, 9112 9  --
+Expect: 100-continue (ignored in HTTP/1.0); any other
+expectation                                            9110 10.1.1         417
+chunk-size over 16 hex digits ("chunk length too
+large"), malformed chunk-size line or extension        9112 7.1, 7.1.1     400
+chunk lines and chunk-data end in CRLF, never bare LF  9112 7.1            400
+trailer lines: CRLF-terminated valid field lines       9112 7.1.2          400
+chunk framing overhead bounded (Go's rule)             9112 7.1.1          400
+a body cut short by EOF                                9112 8              --
+=====================================================  ==================  =====
+
+The request-target forms (9112 3.2) are parsed by ``request.URL`` in the
+connection loop, which answers 400 for a bad one before any handler runs.
+
+State of a RequestParser::
+
+    HEAD  waiting for a head; ``feed`` appends to the head buffer (fast) or
+          to h11's (public)
+    BODY  begin_body(): the body is framed here, from ``_buf``; ``feed``
+          records EOF on b""
+    --next_request()--> HEAD, keeping the bytes read past the body
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import h11
 
 __all__ = ["FAST_HEAD", "NEED_DATA", "END", "ProtocolError", "RequestHead", "RequestParser"]
 
-_Connection = h11.Connection
-_SERVER = h11.SERVER
-_Request = h11.Request
-_Data = h11.Data
-_EndOfMessage = h11.EndOfMessage
-_NEED_DATA = h11.NEED_DATA
+
+class _Sentinel:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
 
 #: ``next_body_event``: more bytes must be fed before the body can go on.
-NEED_DATA: Any = _NEED_DATA
+NEED_DATA: Any = _Sentinel("NEED_DATA")
 #: ``next_body_event``: the body is complete.
-END: Any = type("EndOfBody", (), {"__repr__": lambda self: "END", "__slots__": ()})()
+END: Any = _Sentinel("END")
+
+#: True unless ``GONET_HTTP_PARSER=public`` asks for h11's public API everywhere.
+FAST_HEAD = os.environ.get("GONET_HTTP_PARSER", "") != "public"
 
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
                                     "CONNECT", "TRACE")}
+
+_MAX_INT64 = (1 << 63) - 1
+#: A chunk-size line longer than this is refused (Go's maxLineLength).
+_MAX_CHUNK_LINE = 4096
+#: Framing bytes a chunked body may carry beyond 16 per chunk plus twice its
+#: data (Go's rule against bodies made of tiny chunks or long extensions).
+_MAX_CHUNK_EXCESS = 16 << 10
+
+# -- the grammar -----------------------------------------------------------------
+# RFC 9110 5.6.2: token = 1*tchar. RFC 9112 3: request-line = method SP
+# request-target SP HTTP-version; the target is visible ASCII (3.2);
+# HTTP-version = "HTTP/" DIGIT "." DIGIT (2.3). RFC 9112 5 / RFC 9110 5.5:
+# field-line = field-name ":" OWS field-value OWS, the value visible bytes
+# (VCHAR, obs-text) with SP/HTAB between them. The field pattern takes the
+# whole rest of the line in one class (no nested repetition, so no
+# backtracking) and the OWS is stripped afterwards.
+_TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
+_request_line = re.compile(rb"([%s]+) ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])" % _TCHAR).fullmatch
+_field_line = re.compile(rb"([%s]+):([\t\x20-\x7e\x80-\xff]*)" % _TCHAR).fullmatch
+_token = re.compile(rb"[%s]+" % _TCHAR).fullmatch
+_blank_line = re.compile(rb"\n\r?\n").search
+_OWS = b" \t"
+# Bytes a head may not hold outside its line ends (RFC 9110 5.5: CTLs other
+# than HTAB, and DEL): translate(None, _NOT_BAD) keeps only those.
+_NOT_BAD = bytes(b for b in range(256) if 32 <= b < 127 or b >= 128 or b in (9, 10, 13))
+# Bytes a Host may hold: those of uri-host ":" port (RFC 3986 3.2.2), as Go's
+# httpguts.ValidHostHeader ("[", "]" for IPv6, "%" for zones and escapes).
+_HOST_OK = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!$%&'()*+,-.:;=[]_~"
+# chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 7.1); chunk-ext = *( BWS ";"
+# BWS name [ BWS "=" BWS value ] ) (7.1.1): the extension is checked for
+# visible bytes only (it is ignored, as the RFC asks of unknown ones).
+_chunk_line = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[\t\x20-\x7e\x80-\xff]*)?").fullmatch
 
 
 class ProtocolError(Exception):
@@ -69,101 +164,250 @@ class ProtocolError(Exception):
         self.status = status
 
 
-def _protocol_error(e: h11.ProtocolError) -> ProtocolError:
-    return ProtocolError(str(e), e.error_status_hint or 400)
-
-
-def _check_fast_head() -> Any:
-    """h11's own head reader, if this h11 has the pieces the fast path uses
-    and parses a sample exactly as its public API does; else None."""
-    try:
-        from h11._readers import maybe_read_from_IDLE_client as read_head
-
-        conn = h11.Connection(h11.SERVER)
-        if not hasattr(conn, "_receive_buffer") or not hasattr(conn, "_process_event"):
-            return None
-        data = conn._receive_buffer._data  # the buffer's bytes, kept in place
-        if type(data) is not bytearray:
-            return None
-        sample = b"GET /x?y HTTP/1.1\r\nHost: a\r\nX-A:  b \r\n\r\nrest"
-        conn.receive_data(sample)
-        ev = read_head(conn._receive_buffer)
-        ref = h11.Connection(h11.SERVER)
-        ref.receive_data(sample)
-        want = ref.next_event()
-        if (type(ev) is not h11.Request or ev.method != want.method or ev.target != want.target
-                or list(ev.headers) != list(want.headers)
-                or ev.headers._full_items != want.headers._full_items
-                or conn.trailing_data[0] != b"rest" or conn._receive_buffer._data is not data):
-            return None
-        conn._process_event(conn.their_role, ev)
-        return read_head
-    except Exception:  # noqa: BLE001 - any surprise means: use the public API
-        return None
-
-
-_read_idle_head = _check_fast_head()
-#: True when the fast head parser is available (and not turned off by the environment).
-FAST_HEAD = _read_idle_head is not None and os.environ.get("GONET_HTTP_PARSER", "") != "public"
+def _transfer_coding_status(values: list) -> int:
+    """0 if Transfer-Encoding values (raw bytes, one per field line) say
+    exactly "chunked", else the status that refuses them."""
+    codings = [c.strip(_OWS).lower() for v in values for c in v.split(b",")]
+    codings = [c for c in codings if c]
+    if codings == [b"chunked"]:
+        return 0
+    if not codings or codings[-1] != b"chunked":
+        return 400  # RFC 9112 6.3 (4): the length cannot be determined
+    if b"chunked" in codings[:-1]:
+        return 400  # RFC 9112 7: chunked applied more than once
+    return 501  # RFC 9112 6.1: a coding this server does not know
 
 
 class RequestHead:
-    """A parsed request head, with its framing decided.
+    """A parsed request head, with its framing decided (the table in the module docstring).
 
     ``method`` (str), ``target`` (str, latin-1), ``http10`` (an HTTP/1.0
-    request), ``headers`` (h11's ``(raw name, lower-case name, value)``
-    triples, all bytes, already validated), ``host`` (the Host header's
-    bytes, b"" if none), ``content_length`` (-1 when absent), ``chunked``,
-    ``has_body`` (chunked or a positive length),
-    ``close`` (the client asked to close: HTTP/1.1 ``Connection: close``, or
-    HTTP/1.0 without ``keep-alive``), ``keep_alive10`` (an HTTP/1.0 client
-    that asked for keep-alive), ``expect_continue``.
+    request; any other 1.x is served as 1.1), ``headers`` (``(raw name,
+    lower-case name, value)`` triples, all bytes, validated; a Content-Length
+    overridden by chunked is not among them), ``host`` (the Host header's
+    bytes, b"" if none), ``content_length`` (-1 when absent or overridden),
+    ``chunked``, ``has_body`` (chunked or a positive length), ``close`` (the
+    connection ends after the response: the client asked, HTTP/1.0 without
+    ``keep-alive``, or framing that forbids reuse), ``keep_alive10`` (an
+    HTTP/1.0 client that asked for keep-alive), ``expect_continue``.
+
+    Raises :class:`ProtocolError` for a head the server must refuse.
     """
 
     __slots__ = ("method", "target", "http10", "headers", "host", "content_length", "chunked",
                  "has_body", "close", "keep_alive10", "expect_continue")
 
-    def __init__(self, ev: Any, items: list) -> None:
-        host = b""
-        conn_tok = None
+    def __init__(self, method: bytes, target: bytes, major: bytes, minor: bytes,
+                 items: list) -> None:
+        if major != b"1":
+            raise ProtocolError("unsupported protocol version", 505)  # RFC 9110 6.2
+        http10 = minor == b"0"  # HTTP/1.x, x > 1: the highest we support, 1.1
+        host = None
+        hosts = 0
         cl = -1
-        chunked = False
+        cl_fix = False  # Content-Length sent as a list or more than once
+        te = None
+        conn_close = keep_alive = False
         expect = False
         for _raw, name, value in items:
             if name == b"host":
                 host = value
+                hosts += 1
             elif name == b"content-length":
-                cl = int(value)
+                # RFC 9110 8.6: 1*DIGIT; a list of one repeated value is that
+                # value (as h11), anything else is refused.
+                if cl >= 0:
+                    cl_fix = True
+                if not value.isdigit():
+                    cl_fix = True
+                    vals = {v.strip(_OWS) for v in value.split(b",")}
+                    value = vals.pop() if len(vals) == 1 else b""
+                    if not value.isdigit():
+                        raise ProtocolError("bad Content-Length")
+                n = int(value)
+                if (cl >= 0 and n != cl) or n > _MAX_INT64:
+                    raise ProtocolError("bad Content-Length")
+                cl = n
             elif name == b"transfer-encoding":
-                chunked = True
+                if te is None:
+                    te = [value]
+                else:
+                    te.append(value)
             elif name == b"connection":
-                conn_tok = value.lower()
+                # RFC 9110 7.6.1: a comma-separated list of tokens.
+                v = value.lower()
+                if v == b"keep-alive":
+                    keep_alive = True
+                elif v == b"close":
+                    conn_close = True
+                else:
+                    toks = {t.strip(_OWS) for t in v.split(b",")}
+                    conn_close = conn_close or b"close" in toks
+                    keep_alive = keep_alive or b"keep-alive" in toks
             elif name == b"expect":
-                expect = value.lower() == b"100-continue"
-        http10 = ev.http_version != b"1.1"
+                # RFC 9110 10.1.1: 100-continue is the only expectation.
+                for t in value.lower().split(b","):
+                    t = t.strip(_OWS)
+                    if t == b"100-continue":
+                        expect = True
+                    elif t:
+                        raise ProtocolError("unsupported expectation", 417)
+        m = _METHODS.get(method) or method.decode("ascii")
+        if hosts != 1:
+            # RFC 9112 3.2: Host is required in HTTP/1.1, at most once. Go
+            # lets CONNECT go without it (the target names the authority).
+            if hosts > 1:
+                raise ProtocolError("too many Host headers")
+            if not http10 and m != "CONNECT":
+                raise ProtocolError("missing required Host header")
+            host = b""
+        elif host.translate(None, _HOST_OK):
+            raise ProtocolError("malformed Host header")  # RFC 9110 7.2, RFC 3986 3.2.2
+        close = conn_close if not http10 else not keep_alive
+        chunked = False
+        if te is not None:
+            if http10:
+                # RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+                raise ProtocolError("Transfer-Encoding in an HTTP/1.0 request")
+            status = _transfer_coding_status(te)
+            if status:
+                raise ProtocolError("unsupported Transfer-Encoding", status)
+            chunked = True
+            if cl >= 0:
+                # RFC 9112 6.1 / 6.3 (3): chunked wins over Content-Length,
+                # which is dropped, and the connection MUST close afterwards.
+                cl = -1
+                close = True
+                cl_fix = False
+                items = [t for t in items if t[1] != b"content-length"]
+        if cl_fix:
+            # One field with the one value, as Go and h11 keep it.
+            first = next(t for t in items if t[1] == b"content-length")
+            items = [(first[0], first[1], b"%d" % cl) if t is first else t for t in items
+                     if t is first or t[1] != b"content-length"]
+        self.method = m
+        self.target = target.decode("latin-1")
         self.http10 = http10
-        if http10:
-            self.keep_alive10 = conn_tok is not None and b"keep-alive" in conn_tok
-            self.close = not self.keep_alive10
-        else:
-            self.keep_alive10 = False
-            self.close = conn_tok is not None and b"close" in conn_tok
-        self.method = _METHODS.get(ev.method) or ev.method.decode("ascii")
-        self.target = ev.target.decode("latin-1")
         self.headers = items
         self.host = host
         self.content_length = cl
         self.chunked = chunked
         self.has_body = chunked or cl > 0
-        self.expect_continue = expect and not http10
+        self.close = close
+        self.keep_alive10 = http10 and keep_alive
+        self.expect_continue = expect and not http10  # RFC 9110 10.1.1: ignored in 1.0
 
     def __repr__(self) -> str:
         return f"<RequestHead {self.method} {self.target}>"
 
 
-def _triples(headers: Any) -> list:
-    """(raw name, lower-case name, value) from h11's public header list."""
-    return [(raw, raw.lower(), value) for raw, value in headers.raw_items()]
+# -- the fast reader -------------------------------------------------------------------
+
+
+def _parse_lines(lines: list) -> RequestHead:
+    """A RequestHead from a head's lines (line ends removed), strictly."""
+    m = _request_line(lines[0])
+    if m is None:
+        raise ProtocolError(f"malformed request line {bytes(lines[0][:100])!r}")
+    items = []
+    for line in lines[1:]:
+        f = _field_line(line)
+        if f is None:
+            if line[:1] in (b" ", b"\t"):
+                raise ProtocolError("obsolete line folding is not accepted")  # RFC 9112 5.2
+            if line.translate(None, _NOT_BAD):
+                raise ProtocolError("control character in header field")  # RFC 9110 5.5
+            raise ProtocolError(f"malformed header line {bytes(line[:100])!r}")
+        name, value = f.groups()
+        items.append((name, name.lower(), value.strip(_OWS)))
+    return RequestHead(*m.groups(), items)
+
+
+def _skip_empty_lines(data: bytearray) -> None:
+    """RFC 9112 2.2: a server SHOULD ignore empty lines before the request-line."""
+    i = 0
+    n = len(data)
+    while i < n:
+        if data[i] == 10:
+            i += 1
+        elif data[i] == 13 and i + 1 < n and data[i + 1] == 10:
+            i += 2
+        else:
+            break
+    if i:
+        del data[:i]
+
+
+def _check_partial(data: bytes | bytearray) -> None:
+    """A head not complete yet: refuse it now if its first line is already
+    wrong (a PROXY-protocol preamble, TLS, garbage) instead of waiting for
+    the head timeout."""
+    if not data or data == b"\r":
+        return
+    if data[0] not in _FIRST_BYTES:
+        raise ProtocolError("malformed request line")
+    i = data.find(b"\n")
+    if i >= 0:
+        line = data[:i - 1] if i and data[i - 1] == 13 else data[:i]
+        if _request_line(line) is None:
+            raise ProtocolError(f"malformed request line {bytes(line[:100])!r}")
+
+
+# The bytes a request-line can start with (a method's tchars).
+_FIRST_BYTES = frozenset(b for b in range(256) if _token(bytes([b])) is not None)
+
+
+def _read_head_slow(data: bytearray, max_head: int) -> RequestHead | None:
+    """The general case: empty lines first, bare-LF line ends, or an error
+    to explain (the fast reader gives up on all of these)."""
+    _skip_empty_lines(data)
+    m = _blank_line(data)
+    if m is None:
+        if len(data) > max_head:
+            raise ProtocolError("request head too large", 431)
+        _check_partial(data)
+        return None
+    if m.start() > max_head:
+        raise ProtocolError("request head too large", 431)
+    # RFC 9112 2.2: a recipient MAY take a bare LF as a line end (and drop
+    # the CR before it); a CR left inside a line is invalid.
+    lines = bytes(data[:m.start()]).split(b"\n")
+    lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+    for line in lines:
+        if b"\r" in line:
+            raise ProtocolError("bare CR in request head")
+    head = _parse_lines(lines)
+    del data[:m.end()]
+    return head
+
+
+# -- the public (h11) reader's extra checks ----------------------------------------------
+
+
+def _check_raw_head(raw: bytes) -> None:
+    """What h11 lets through: control bytes in values, obs-fold."""
+    if raw.translate(None, _NOT_BAD):
+        raise ProtocolError("control character in header field")  # RFC 9110 5.5
+    if b"\n " in raw or b"\n\t" in raw:
+        raise ProtocolError("obsolete line folding is not accepted")  # RFC 9112 5.2
+
+
+def _raw_fields(raw: bytes, name: bytes) -> list:
+    """Values of the field ``name`` (lower-case) in a raw head."""
+    out = []
+    for line in raw.split(b"\n")[1:]:
+        k, sep, v = line.partition(b":")
+        if sep and k.lower() == name:
+            out.append(v.strip(b" \t\r"))
+    return out
+
+
+def _raw_head_of(raw: bytes) -> bytes:
+    m = _blank_line(raw)
+    return raw[:m.start()] if m else raw
+
+
+# -- the parser ---------------------------------------------------------------------------
 
 
 class RequestParser:
@@ -172,23 +416,30 @@ class RequestParser:
     ``max_head``: the largest head accepted (431 beyond it).
     """
 
-    __slots__ = ("_h", "_fast", "_max", "moved", "_ev", "feed", "_data")
+    __slots__ = ("_max", "_fast", "_buf", "_h", "feed", "moved", "_eof", "_left", "_chunk",
+                 "_excess", "_trailer")
 
     def __init__(self, max_head: int, fast: bool | None = None) -> None:
         self._max = max_head
-        self._fast = FAST_HEAD if fast is None else (fast and _read_idle_head is not None)
-        self._h = _Connection(_SERVER, max_head)
+        self._fast = FAST_HEAD if fast is None else bool(fast)
+        # The fast reader's buffer, and both readers' body buffer.
+        self._buf = bytearray()
+        self._h: Any = None
         #: ``feed(data)``: bytes read from the connection (b"" once the peer
-        #: has closed). h11's own method, bound to the current connection:
-        #: called for every read, it costs no frame of its own.
-        self.feed = self._h.receive_data
-        # The fast path's view of h11's receive buffer (a bytearray that h11
-        # consumes in place): len() on it costs no Python frame.
-        self._data = self._h._receive_buffer._data if self._fast else None
-        #: h11's state machine has left IDLE: ``next_request`` must run before
-        #: the next head (with the fast path, only after a request with a body).
+        #: has closed). A bound method of the buffer that holds them, so that
+        #: a read costs no frame of ours.
+        if self._fast:
+            self.feed = self._buf.extend
+        else:
+            self._h = h11.Connection(h11.SERVER, max_head)
+            self.feed = self._h.receive_data
+        #: ``next_request`` must run before the next head.
         self.moved = False
-        self._ev: Any = None  # h11's Request event of the current head (for begin_body)
+        self._eof = False
+        self._left = 0  # body bytes (Content-Length) or chunk bytes still to come
+        self._chunk = 0  # chunked state: _SIZE, _DATA, _CRLF, _TRAILER; 0: by length
+        self._excess = 0
+        self._trailer = 0
 
     @property
     def fast(self) -> bool:
@@ -196,93 +447,266 @@ class RequestParser:
 
     def buffered(self) -> int:
         """Bytes held that no head or body piece has used yet."""
-        return len(self._data) if self._fast else len(self._h.trailing_data[0])
+        if self._fast or self.moved:
+            return len(self._buf)
+        return len(self._h.trailing_data[0])
+
+    # -- heads ------------------------------------------------------------------
 
     def next_head(self) -> RequestHead | None:
         """The next request head if the buffer holds a whole one; else None.
 
-        Raises :class:`ProtocolError` for a malformed or oversized head.
+        Raises :class:`ProtocolError` for a head the server must refuse.
         """
+        if not self._fast:
+            return self._next_head_public()
+        data = self._buf
+        end = data.find(b"\r\n\r\n")
+        if 0 < end <= self._max:
+            # The usual head: CRLF line ends, nothing before the request-line.
+            # Any bare CR or LF makes a pattern fail, and the slow reader
+            # then decides (bare-LF heads are valid, RFC 9112 2.2).
+            lines = bytes(data[:end]).split(b"\r\n")
+            m = _request_line(lines[0])
+            if m is not None:
+                items = []
+                for line in lines[1:]:
+                    f = _field_line(line)
+                    if f is None:
+                        break
+                    name, value = f.groups()
+                    items.append((name, name.lower(), value.strip(_OWS)))
+                else:
+                    head = RequestHead(*m.groups(), items)
+                    del data[:end + 4]
+                    return head
+        elif end < 0 and data.find(b"\n") < 0 and len(data) <= self._max:
+            # Not even one line yet: refuse at once what cannot start a request.
+            if data and data[0] not in _FIRST_BYTES and data != b"\r":
+                raise ProtocolError("malformed request line")
+            return None
+        return _read_head_slow(data, self._max)
+
+    def _next_head_public(self) -> RequestHead | None:
         h = self._h
-        if self._fast:
-            data = self._data
-            n = len(data)
-            if not n:
+        raw = h.trailing_data[0]
+        if raw[:1] in (b"\r", b"\n"):
+            if raw == b"\r":
                 return None
-            try:
-                ev = _read_idle_head(h._receive_buffer)
-            except h11.ProtocolError as e:
-                raise _protocol_error(e) from None
-            if ev is None:
-                if n > self._max:
-                    raise ProtocolError("request head too large", 431)
-                return None
-            if n - len(data) > self._max:
-                raise ProtocolError("request head too large", 431)
-            self._ev = ev
-            return RequestHead(ev, ev.headers._full_items)
-        before = len(h.trailing_data[0])
+            data = bytearray(raw)
+            _skip_empty_lines(data)
+            if len(data) != len(raw):
+                raw = bytes(data)
+                self._reset_h11(raw)
+                h = self._h
         try:
             ev = h.next_event()
-        except h11.ProtocolError as e:
-            raise _protocol_error(e) from None
-        if ev is _NEED_DATA:
-            return None
-        if type(ev) is not _Request:
-            return None  # ConnectionClosed: the caller sees EOF on its own read
-        self.moved = True
-        if before - len(h.trailing_data[0]) > self._max:
-            raise ProtocolError("request head too large", 431)
-        self._ev = ev
-        return RequestHead(ev, _triples(ev.headers))
-
-    def begin_body(self, head: RequestHead) -> None:
-        """Hand the body of ``head`` (which has one) to h11's framing."""
-        if self._fast:
+        except h11.RemoteProtocolError as e:
+            raw = self._public_error(e, raw)  # raises, or gives a head to parse again
             h = self._h
             try:
-                h._process_event(h.their_role, self._ev)
-            except h11.ProtocolError as e:
-                raise _protocol_error(e) from None
-            self.moved = True
+                ev = h.next_event()
+            except h11.RemoteProtocolError as e2:
+                raise ProtocolError(str(e2), e2.error_status_hint or 400) from None
+            injected = True
+        else:
+            injected = False
+        if ev is h11.NEED_DATA:
+            if len(raw) > self._max:
+                raise ProtocolError("request head too large", 431)
+            _check_partial(raw)
+            return None
+        if type(ev) is not h11.Request:
+            return None  # ConnectionClosed: the caller sees EOF on its own read
+        self.moved = True
+        used = len(raw) - len(h.trailing_data[0])
+        if used > self._max:
+            raise ProtocolError("request head too large", 431)
+        _check_raw_head(raw[:used])
+        items = [(r, r.lower(), v) for r, v in ev.headers.raw_items()]
+        if injected:
+            items = [t for t in items if t[1] != b"host"]
+        v = ev.http_version
+        return RequestHead(ev.method, ev.target, v[:1], v[2:3], items)
+
+    def _public_error(self, e: h11.RemoteProtocolError, raw: bytes) -> bytes:
+        """h11 refused ``raw``: raise the refusal this module's own reader
+        gives (so both paths answer alike), or, for what h11 alone refuses
+        and Go accepts (CONNECT without Host), feed h11 the head again with
+        the target as Host and return the bytes fed."""
+        try:
+            _read_head_slow(bytearray(raw), self._max)
+        except ProtocolError as mine:
+            raise mine from None
+        head = _raw_head_of(raw)
+        if head[:8] == b"CONNECT " and not _raw_fields(head, b"host"):
+            i = raw.find(b"\n") + 1
+            target = raw[:i].split(b" ")[1]
+            again = raw[:i] + b"Host: " + target + b"\r\n" + raw[i:]
+            self._reset_h11(again)
+            return again
+        raise ProtocolError(str(e), e.error_status_hint or 400) from None
+
+    def _reset_h11(self, data: bytes) -> None:
+        h = self._h = h11.Connection(h11.SERVER, self._max)
+        self.feed = h.receive_data
+        if data:
+            h.receive_data(data)
+
+    # -- bodies -----------------------------------------------------------------
+
+    def begin_body(self, head: RequestHead) -> None:
+        """Frame the body of ``head`` (which has one) from the bytes that follow it."""
+        if not self._fast:
+            self._buf = bytearray(self._h.trailing_data[0])
+        self.feed = self._feed_body
+        self.moved = True
+        self._eof = False
+        self._excess = 0
+        if head.chunked:
+            self._chunk = _SIZE
+            self._left = 0
+        else:
+            self._chunk = 0
+            self._left = head.content_length
+
+    def body_left(self) -> int:
+        """Body bytes still to come by the Content-Length; -1 for a chunked
+        body (its length is unknown), 0 when there is none left."""
+        return -1 if self._chunk else self._left
+
+    def _feed_body(self, data: bytes) -> None:
+        if data:
+            self._buf += data
+        else:
+            self._eof = True
 
     def next_body_event(self) -> Any:
         """The next piece of the body: non-empty bytes, :data:`END`, or
         :data:`NEED_DATA`. Raises :class:`ProtocolError` for bad framing or
         a body cut short by EOF."""
-        h = self._h
-        try:
-            while True:
-                ev = h.next_event()
-                t = type(ev)
-                if t is _Data:
-                    if ev.data:
-                        return bytes(ev.data)
-                    continue
-                if t is _EndOfMessage:
-                    return END
-                if ev is _NEED_DATA:
-                    return NEED_DATA
-                # PAUSED or ConnectionClosed in the middle of a body
-                raise ProtocolError("unexpected end of request body")
-        except h11.ProtocolError as e:
-            raise _protocol_error(e) from None
+        buf = self._buf
+        if not self._chunk:
+            left = self._left
+            if not left:
+                return END
+            n = len(buf)
+            if not n:
+                if self._eof:
+                    raise ProtocolError("unexpected end of request body")
+                return NEED_DATA
+            if n <= left:
+                out = bytes(buf)
+                buf.clear()
+            else:
+                out = bytes(buf[:left])
+                del buf[:left]
+                n = left
+            self._left = left - n
+            return out
+        return self._chunked()
+
+    def _chunked(self) -> Any:
+        """The chunked decoder (RFC 9112 7.1): _SIZE -> _DATA -> _CRLF -> _SIZE
+        ... -> last chunk -> _TRAILER -> END."""
+        buf = self._buf
+        while True:
+            state = self._chunk
+            if state == _DATA:
+                left = self._left
+                n = len(buf)
+                if not n:
+                    break
+                if n <= left:
+                    out = bytes(buf)
+                    buf.clear()
+                else:
+                    out = bytes(buf[:left])
+                    del buf[:left]
+                    n = left
+                self._left = left - n
+                if not self._left:
+                    self._chunk = _CRLF
+                return out
+            if state == _CRLF:
+                if len(buf) < 2:
+                    if buf[:1] not in (b"", b"\r"):
+                        raise ProtocolError("malformed chunked encoding: chunk not followed by CRLF")
+                    break
+                if buf[0] != 13 or buf[1] != 10:
+                    raise ProtocolError("malformed chunked encoding: chunk not followed by CRLF")
+                del buf[:2]
+                self._chunk = _SIZE
+                continue
+            i = buf.find(b"\n")
+            if i < 0:
+                if len(buf) > _MAX_CHUNK_LINE:
+                    raise ProtocolError("malformed chunked encoding: line too long")
+                break
+            if not i or buf[i - 1] != 13:
+                raise ProtocolError("malformed chunked encoding: bare LF")
+            if i > _MAX_CHUNK_LINE and state == _SIZE:
+                raise ProtocolError("malformed chunked encoding: line too long")
+            line = bytes(buf[:i - 1])
+            del buf[:i + 1]
+            if state == _SIZE:
+                m = _chunk_line(line)
+                if m is None:
+                    raise ProtocolError("malformed chunked encoding: bad chunk-size line")
+                digits = m.group(1)
+                if len(digits) > 16:
+                    raise ProtocolError("chunk length too large")
+                size = int(digits, 16)
+                # Go's rule: framing beyond 16 bytes a chunk plus twice its data
+                # is overhead; too much of it is an attack, not a body.
+                excess = self._excess + len(line) + 2 - 16 - 2 * size
+                self._excess = excess if excess > 0 else 0
+                if self._excess > _MAX_CHUNK_EXCESS:
+                    raise ProtocolError("chunked encoding contains too much non-data")
+                if size:
+                    self._left = size
+                    self._chunk = _DATA
+                else:
+                    self._chunk = _TRAILER
+                    self._trailer = 0
+                continue
+            # _TRAILER (RFC 9112 7.1.2): field lines up to an empty line; they
+            # are checked and dropped.
+            if not line:
+                self._chunk = 0
+                self._left = 0
+                return END
+            self._trailer += len(line) + 2
+            if self._trailer > self._max:
+                raise ProtocolError("trailer section too large", 431)
+            if _field_line(line) is None:
+                raise ProtocolError(f"malformed trailer line {line[:100]!r}")
+        if self._eof:
+            raise ProtocolError("unexpected end of request body (incomplete chunked body)")
+        return NEED_DATA
 
     def next_request(self) -> None:
-        """After a response whose request ``moved`` the state machine: be ready
-        for the next head, keeping the bytes already read past this request."""
-        self._ev = None
-        if self.moved:
-            rest = self._h.trailing_data[0]
-            h = self._h = _Connection(_SERVER, self._max)
-            self.feed = h.receive_data
-            if self._fast:
-                self._data = h._receive_buffer._data
-            self.moved = False
-            if rest:
-                h.receive_data(rest)
+        """After a response whose request ``moved`` the parser: be ready for
+        the next head, keeping the bytes already read past this request."""
+        if not self.moved:
+            return
+        self.moved = False
+        self._chunk = 0
+        self._left = 0
+        if self._fast:
+            self.feed = self._buf.extend
+            return
+        rest = bytes(self._buf) if self.feed == self._feed_body else self._h.trailing_data[0]
+        self._buf = bytearray()
+        self._reset_h11(rest)
 
     def take_rest(self) -> bytes:
         """The bytes read past the current request (for a hijacker); the
         parser is not used afterwards."""
+        if self._fast or self.feed == self._feed_body:
+            return bytes(self._buf)
         return self._h.trailing_data[0]
+
+
+# States of the chunked decoder (0: the body is framed by its length).
+_SIZE, _DATA, _CRLF, _TRAILER = 1, 2, 3, 4
