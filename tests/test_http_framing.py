@@ -19,6 +19,7 @@ import socket
 import time
 
 import pytest
+from rawhttp import Responses
 
 from gonet.http.httptest import TestServer
 
@@ -292,67 +293,6 @@ CASES = [
 PROBE = b"GET /probe HTTP/1.1\r\nHost: probe\r\n\r\n"
 
 
-class _Responses:
-    """Reads responses (Content-Length or chunked) off a raw socket."""
-
-    def __init__(self, s: socket.socket) -> None:
-        self.s = s
-        self.buf = b""
-
-    def _fill(self) -> bool:
-        try:
-            d = self.s.recv(65536)
-        except ConnectionResetError:
-            d = b""
-        if not d:
-            return False
-        self.buf += d
-        return True
-
-    def _until(self, sep: bytes) -> bytes | None:
-        while sep not in self.buf:
-            if not self._fill():
-                return None
-        i = self.buf.index(sep) + len(sep)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
-    def _exactly(self, n: int) -> bytes | None:
-        while len(self.buf) < n:
-            if not self._fill():
-                return None
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def next(self) -> tuple[int, dict, bytes] | None:
-        """The next final response, or None at EOF."""
-        while True:
-            head = self._until(b"\r\n\r\n")
-            if head is None:
-                assert not self.buf, f"a partial response: {self.buf[:200]!r}"
-                return None
-            lines = head.decode("latin-1").split("\r\n")
-            status = int(lines[0].split(" ")[1])
-            headers = {}
-            for line in lines[1:]:
-                if line:
-                    k, _, v = line.partition(":")
-                    headers[k.strip().lower()] = v.strip()
-            if status >= 200:
-                break
-        if "content-length" in headers:
-            body = self._exactly(int(headers["content-length"]))
-        else:
-            assert headers.get("transfer-encoding") == "chunked", headers
-            body = b""
-            while True:
-                size = int(self._until(b"\r\n")[:-2], 16)
-                body += self._exactly(size + 2)[:-2]
-                if not size:
-                    break
-        return status, headers, body
-
-
 def _exchange(ts: TestServer, raw: bytes, answers: int, keep: bool) -> tuple[list, bool, bytes]:
     """Send ``raw``; read ``answers`` responses; then either probe (keep) or
     wait for EOF. Returns (responses, closed, probe body)."""
@@ -362,7 +302,7 @@ def _exchange(ts: TestServer, raw: bytes, answers: int, keep: bool) -> tuple[lis
             s.sendall(raw)
         except OSError:
             pass  # refused early (a 431 mid-send): its answer is still readable
-        rd = _Responses(s)
+        rd = Responses(s)
         got = []
         for _ in range(answers):
             r = rd.next()
@@ -409,7 +349,7 @@ def test_a_garbage_first_line_is_answered_at_once(server):
     s = socket.create_connection(("127.0.0.1", server.port), timeout=4.0)
     t0 = time.monotonic()
     s.sendall(b"PROXY TCP4 192.0.2.1 192.0.2.2 1234 80\r\n")
-    got = _Responses(s).next()
+    got = Responses(s).next()
     assert got is not None and got[0] == 400
     assert time.monotonic() - t0 < 2.0
     s.close()
@@ -418,7 +358,7 @@ def test_a_garbage_first_line_is_answered_at_once(server):
 def test_options_asterisk_is_answered_by_the_server(server):
     s = socket.create_connection(("127.0.0.1", server.port), timeout=4.0)
     s.sendall(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
-    status, headers, body = _Responses(s).next()
+    status, headers, body = Responses(s).next()
     s.close()
     assert status == 200 and headers["content-length"] == "0" and body == b""
 
@@ -428,7 +368,7 @@ def test_a_body_cut_short_by_eof_gets_no_answer_and_no_traceback(server, caplog)
     with caplog.at_level(logging.DEBUG, logger="gonet"):
         s.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab")
         s.shutdown(socket.SHUT_WR)
-        got = _Responses(s).next()
+        got = Responses(s).next()
     s.close()
     assert got is None or got[0] == 400
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

@@ -480,7 +480,7 @@ class ServerConn:
         """After the handler: deal with an unread body, send the rest of the
         response; True if the connection can serve another request."""
         if self.body_open:
-            if (self.continue_pending or self.broken
+            if (w.closes or self.continue_pending or self.broken
                     or self.parser.body_left() > MAX_POST_HANDLER_READ_BYTES):
                 w.close_after()  # the response goes now, says so, and the conn closes
                 self.broken = True

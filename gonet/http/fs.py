@@ -72,8 +72,23 @@ def _local_redirect(w: Any, r: Any, target: str) -> None:
     w.write_header(301)
 
 
+def _contains_dot_dot(p: str) -> bool:
+    return ".." in p and any(seg == ".." for seg in p.replace("\\", "/").split("/"))
+
+
 def serve_file(w: Any, r: Any, path: str) -> None:
-    """Reply with the contents of the file at ``path`` (ranges, conditional GET)."""
+    """Reply with the contents of the file at ``path`` (ranges, conditional GET).
+
+    As Go's ServeFile, a request whose URL path has a ".." element gets 400:
+    callers too often build ``path`` from the URL path.
+    """
+    if _contains_dot_dot(r.url.path):
+        error(w, "invalid URL path", 400)
+        return
+    _serve_file(w, r, path)
+
+
+def _serve_file(w: Any, r: Any, path: str) -> None:
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError:
@@ -124,7 +139,10 @@ def _serve_open_file(w: Any, r: Any, f: Any, path: str, st: os.stat_result) -> N
                 start, length = got
                 status = 206
                 h.set("Content-Range", f"bytes {start}-{start + length - 1}/{size}")
-    h.set("Content-Length", str(length))
+    if not h.get("Content-Encoding"):
+        # As Go: under a Content-Encoding the handler set, the length of what
+        # goes out is not the file's.
+        h.set("Content-Length", str(length))
     w.write_header(status)
     if r.method != "HEAD" and length:
         w.sendfile(f, start, length)
@@ -175,7 +193,7 @@ class FileServer:
                 return
             index = os.path.join(full, "index.html")
             if os.path.isfile(index):
-                serve_file(w, r, index)
+                _serve_file(w, r, index)
                 return
             if not self.listing:
                 error(w, "403 forbidden", 403)
@@ -185,7 +203,7 @@ class FileServer:
         if upath.endswith("/"):
             _local_redirect(w, r, "../" + quote(os.path.basename(upath.rstrip("/"))))
             return
-        serve_file(w, r, full)
+        _serve_file(w, r, full)
 
     __call__ = serve_http
 

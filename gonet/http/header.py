@@ -13,6 +13,10 @@ server's own parser, which feeds already-validated h11 fields.
 
 Canonical names are cached (a bounded dict), so a hot key costs one dict
 lookup per call.
+
+Value lists are replaced, never changed in place (``add`` builds a new
+list), so a shallow copy of the map is a snapshot: the ResponseWriter
+freezes the headers it will send that way, at ``write_header``.
 """
 
 from __future__ import annotations
@@ -128,10 +132,7 @@ class Header:
         ck = _key(key)
         value = _check_value(ck, value)
         vs = self._h.get(ck)
-        if vs is None:
-            self._h[ck] = [value]
-        else:
-            vs.append(value)
+        self._h[ck] = [value] if vs is None else [*vs, value]
 
     def delete(self, key: str) -> None:
         """Remove ``key`` and all its values (no error if absent)."""
@@ -148,7 +149,15 @@ class Header:
             raise KeyError(key)
         return vs[0]
 
-    def __setitem__(self, key: str, value: str) -> None:
+    def __setitem__(self, key: str, value: str | list[str]) -> None:
+        """``h[key] = "v"`` is ``set``; ``h[key] = ["a", "b"]`` replaces every
+        value (Go's ``h[key] = []string{...}``), and ``h[key] = []`` keeps
+        the key with no value: for Content-Type, Go's ``= nil``, which sends
+        none and stops the server from sniffing one."""
+        if isinstance(value, (list, tuple)):
+            ck = _key(key)
+            self._h[ck] = [_check_value(ck, v) for v in value]
+            return
         self.set(key, value)
 
     def __delitem__(self, key: str) -> None:

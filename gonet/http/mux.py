@@ -86,6 +86,11 @@ class _Pattern:
         host, path = rest[:slash], rest[slash:]
         if "{" in host or " " in host or "\t" in host:
             raise ValueError(f"http: pattern {text!r}: invalid host {host!r}")
+        if method != "CONNECT" and clean_path(path) != path:
+            # Requests with unclean paths are redirected before matching, so
+            # such a pattern could never match (Go refuses it too).
+            raise ValueError(f"http: pattern {text!r}: non-CONNECT pattern with unclean path "
+                             f"can never match")
         self.method = method
         self.host = host.lower()
         segs: list[tuple[int, str]] = []
@@ -526,12 +531,20 @@ class ServeMux:
         """
         method = r.method
         url = r.url
-        host = _strip_port(r.host) if self._has_hosts else ""
         path = url.raw_path or url.path
         if method == "CONNECT":
+            # As Go: a CONNECT's host is matched with its port, and its path
+            # is not cleaned; the /tree -> /tree/ redirect still applies.
+            host = r.host.lower() if self._has_hosts else ""
             segs = _split(path) if path.startswith("/") else ["/"]
             n, caps = self._lookup(host, method, segs)
+            if not self._exact(n, segs) and segs[-1] != "/":
+                segs2 = segs + ["/"]
+                n2, _ = self._lookup(host, method, segs2)
+                if n2 is not None and self._exact(n2, segs2):
+                    return _redirect_to(path + "/", url.raw_query, 301), n2.pattern.text
         else:
+            host = _strip_port(r.host) if self._has_hosts else ""
             if not path.startswith("/"):
                 path = "/" + path
             clean = path if _is_clean(path) else clean_path(path)

@@ -16,16 +16,27 @@ h11's event machinery would cost more than the rest of the request path.
 Framing rules (RFC 9112 section 6, as Go applies them):
 
 - 1xx, 204 and 304 responses have no body; writes raise ErrBodyNotAllowed.
-- HEAD responses carry the GET headers (Content-Length if known) and no
-  body; writes are counted and discarded.
+  Their heads carry no Content-Length or Transfer-Encoding, and a 304 no
+  Content-Type either (RFC 9110 15.4.5: it describes no content).
+- HEAD responses carry the headers GET would (the sniffed Content-Type, a
+  Content-Length if the body fits the buffer) and no body; writes are
+  counted and discarded.
 - A Content-Length set by the handler is honoured: writing more raises
   ErrContentLength; writing less closes the connection after the response.
+- A Transfer-Encoding set by the handler chooses the framing: "chunked"
+  streams even a short body (a Content-Length next to it is dropped, as
+  Go does); "identity" sends the body delimited by closing the connection.
 - Otherwise: Content-Length when the whole body fitted in the buffer;
   chunked for HTTP/1.1 streams; close-delimited for HTTP/1.0 streams.
+- A Content-Type is sniffed from the first bytes when the handler set none
+  and no Content-Encoding; a Content-Type key holding no value
+  (``w.header()["Content-Type"] = []``, Go's ``= nil``) sends none.
 
-State: ``_wrote_header`` (status chosen) -> ``_head_sent`` (bytes on the
-wire) -> ``_done`` (server finished it). ``hijacked`` ends it early: the
-connection belongs to the handler.
+State: ``_wrote_header`` (status chosen; the headers freeze: the head is
+built from the map as it was then, and a later ``header()`` gives the
+handler a copy, as Go does) -> ``_head_sent`` (bytes on the wire) ->
+``_done`` (server finished it). ``hijacked`` ends it early: the connection
+belongs to the handler, and every later write raises ErrHijacked.
 
 The writer reaches the connection only through the ``Exchange`` interface
 (``send``, ``send_file``, ``keep_alive``, ``hijack``), and the connection
@@ -138,6 +149,23 @@ def detect_content_type(data: bytes) -> str:
     return "text/plain; charset=utf-8"
 
 
+# Header keys the head never copies from the handler's map: the framing
+# decides them (RFC 9112 6; for a 304, RFC 9110 15.4.5 also drops the
+# Content-Type, as Go does).
+_NOT_COPIED = frozenset(("Content-Length", "Transfer-Encoding", "Connection"))
+_NOT_COPIED_304 = _NOT_COPIED | {"Content-Type"}
+
+
+def _first(hd: dict, key: str) -> str:
+    vs = hd.get(key)
+    return vs[0] if vs else ""
+
+
+def _tokens(value: str) -> list[str]:
+    """A comma-separated token list, lower-case (RFC 9110 5.6.1)."""
+    return [t.strip().lower() for t in value.split(",")]
+
+
 def _encode_head(text: str) -> bytes:
     try:
         return text.encode("latin-1")
@@ -157,6 +185,7 @@ class ResponseWriter:
     __slots__ = (
         "_ex",
         "_h",
+        "_hs",
         "status",
         "_wrote_header",
         "_head_sent",
@@ -177,7 +206,11 @@ class ResponseWriter:
     def __init__(self, exchange: Any, head_req: bool = False, http10: bool = False,
                  close: bool = False, keep10: bool = False) -> None:
         self._ex = exchange  # an iface.Exchange (None for a writer with no connection)
-        self._h: Header | None = None
+        self._h: Header | None = None  # the handler's map
+        # The map the head is built from: a snapshot of the handler's, taken
+        # at write_header (Header replaces value lists, never changes them in
+        # place, so a shallow copy is one).
+        self._hs: dict | None = None
         self.status = 200
         self._wrote_header = False
         self._head_sent = False
@@ -200,7 +233,8 @@ class ResponseWriter:
     # -- the handler's API ---------------------------------------------------
 
     def header(self) -> Header:
-        """The header map to be sent (changes after the head is sent have no effect)."""
+        """The header map to be sent. Changes after ``write_header`` (or the
+        first ``write``) have no effect, as in Go: the handler then gets a copy."""
         h = self._h
         if h is None:
             h = self._h = Header()
@@ -225,41 +259,52 @@ class ResponseWriter:
         self.status = status
         self._wrote_header = True
         h = self._h
-        if h is not None and "Content-Length" in h._h:
-            try:
-                cl = int(h._h["Content-Length"][0])
-                if cl < 0:
-                    raise ValueError
-            except ValueError:
-                log.warning("http: invalid Content-Length %r set by handler; ignored",
-                            h._h["Content-Length"][0])
-                del h._h["Content-Length"]
-            else:
-                self._cl = cl
+        if h is not None:
+            hd = self._hs = h._h.copy()
+            cls = hd.get("Content-Length")
+            if cls:
+                try:
+                    cl = int(cls[0])
+                    if cl < 0:
+                        raise ValueError
+                except ValueError:
+                    log.warning("http: invalid Content-Length %r set by handler; ignored", cls[0])
+                    del hd["Content-Length"]
+                else:
+                    self._cl = cl
 
     def write(self, data: Any) -> int:
-        """Write body bytes; returns len(data). Raises the connection's error if
-        the client is gone (the connection is then closed after the handler)."""
+        """Write body bytes (bytes, bytearray or memoryview); returns len(data).
+        Raises TypeError for anything else (a str must be encoded first),
+        ErrHijacked after ``hijack``, and the connection's error if the client
+        is gone (the connection is then closed after the handler)."""
+        if type(data) is not bytes and not isinstance(data, (bytearray, memoryview)):
+            raise TypeError(f"http: ResponseWriter.write() wants bytes, not {type(data).__name__}"
+                            + (" (encode the text first: w.write(s.encode()))"
+                               if isinstance(data, str) else ""))
+        if self.hijacked:
+            raise ErrHijacked()
         if not self._wrote_header:
             self.write_header(200)
         n = len(data)
         if n == 0:
             return 0
-        if self.hijacked:
-            raise ErrHijacked()
         status = self.status
         if status == 204 or status == 304 or status < 200:
             raise ErrBodyNotAllowed()
         if self._cl >= 0 and self._written + n > self._cl:
             raise ErrContentLength()
         self._written += n
-        if self._head_req:
-            return n
         if not self._head_sent:
-            self._buf.append(data)
+            # HEAD buffers as GET does (only what sniffing needs is kept), so
+            # its head says what GET's would.
+            if not self._head_req or self._buflen < 512:
+                self._buf.append(data)
             self._buflen += n
             if self._buflen > BUFFER_SIZE:
                 self._send_head(False)
+            return n
+        if self._head_req:
             return n
         self._send_body(data, n)
         return n
@@ -292,6 +337,8 @@ class ResponseWriter:
         when nothing forces a copy (no chunking, not HEAD); returns bytes sent."""
         import os
 
+        if self.hijacked:
+            raise ErrHijacked()
         fd = file if isinstance(file, int) else file.fileno()
         if count is None:
             count = os.fstat(fd).st_size - offset
@@ -299,12 +346,18 @@ class ResponseWriter:
             self.write_header(200)
         if count <= 0:
             return 0
+        status = self.status
+        if status == 204 or status == 304 or status < 200:
+            raise ErrBodyNotAllowed()
         if self._head_req:
             self._written += count
             return count
-        if not self._head_sent and self._cl < 0 and self._buflen == 0:
-            # The whole body is this file: declare its length, skip chunking.
-            self.header().set("Content-Length", str(count))
+        hs = self._hs
+        if (not self._head_sent and self._cl < 0 and self._buflen == 0 and not self._te()
+                and not (hs is not None and _first(hs, "Content-Encoding"))):
+            # The whole body is this file: declare its length, skip chunking
+            # (not under a Content-Encoding: as Go, whatever encodes the body
+            # may change its length).
             self._cl = count
         if self._cl >= 0 and self._written + count > self._cl:
             raise ErrContentLength()
@@ -361,11 +414,16 @@ class ResponseWriter:
         parts.append("\r\n")
         self._raw_write(_encode_head("".join(parts)))
 
+    def _te(self) -> str:
+        """The Transfer-Encoding the handler set (lower-case), or ""."""
+        hd = self._hs
+        te = hd.get("Transfer-Encoding") if hd is not None else None
+        return te[0].strip().lower() if te else ""
+
     def _head(self, final: bool) -> str:
         """The status line and headers, with the framing decided here."""
         status = self.status
-        h = self._h
-        hd = h._h if h is not None else None
+        hd = self._hs
         parts = [_status_str(status)]
         body_ok = status >= 200 and status != 204 and status != 304
         if hd is None:
@@ -374,31 +432,48 @@ class ResponseWriter:
             parts.append(_date())
         if hd:
             has_ct = "Content-Type" in hd
-            te = hd.get("Transfer-Encoding")
+            skip = _NOT_COPIED_304 if status == 304 else _NOT_COPIED
             for k, vs in hd.items():
-                if k == "Content-Length" or k == "Transfer-Encoding" or k == "Connection":
+                if k in skip:
                     continue
                 for v in vs:
                     parts.append(f"{k}: {v}\r\n")
             conn_vals = hd.get("Connection")
-            if conn_vals and any("close" in v.lower() for v in conn_vals):
+            if conn_vals and any("close" in _tokens(v) for v in conn_vals):
                 self.closes = True
         else:
             has_ct = False
-            te = None
+            conn_vals = None
         if body_ok:
-            if not has_ct and self._buflen and not self._head_req:
+            te = self._te() if "Transfer-Encoding" in hd else ""
+            if not has_ct and self._buflen and not te and not _first(hd, "Content-Encoding"):
+                # Go: never sniff a body whose coding or framing the handler chose.
                 parts.append("Content-Type: " + detect_content_type(b"".join(self._buf)) + "\r\n")
+            if te and te != "identity" and self._cl >= 0:
+                log.warning("http: handler set both Transfer-Encoding %r and Content-Length %d; "
+                            "the Content-Length is dropped", te, self._cl)
+                self._cl = -1
             if self._cl >= 0:
                 parts.append(f"Content-Length: {self._cl}\r\n")
                 if final and self._written < self._cl and not self._head_req:
                     self.closes = True  # the client waits for bytes that will never come
-            elif final and (self._written or not self._head_req):
+            elif te:
+                # The handler chose the framing (as Go: "identity" means until
+                # the connection closes; any other coding is sent as set,
+                # then chunked).
+                if te == "identity" or self._http10:
+                    if not self._head_req:
+                        self.closes = True
+                else:
+                    if te != "chunked":
+                        for v in hd["Transfer-Encoding"]:
+                            parts.append(f"Transfer-Encoding: {v}\r\n")
+                    self._chunked = not self._head_req
+                    parts.append("Transfer-Encoding: chunked\r\n")
+            elif final and (self._written or not self._head_req) and "Content-Length" not in hd:
+                # (A Content-Length key with no value is Go's way to ask for none.)
                 self._cl = self._written
                 parts.append(f"Content-Length: {self._written}\r\n")
-            elif te and te[0].lower() == "chunked" and not self._http10:
-                self._chunked = True
-                parts.append("Transfer-Encoding: chunked\r\n")
             elif self._head_req:
                 pass  # a streamed HEAD: length unknown, nothing to frame
             elif self._http10:
@@ -406,12 +481,14 @@ class ResponseWriter:
             else:
                 self._chunked = True
                 parts.append("Transfer-Encoding: chunked\r\n")
-        elif status == 304 and self._cl >= 0:
-            parts.append(f"Content-Length: {self._cl}\r\n")
         if not self.closes and self._ex is not None and not self._ex.keep_alive():
             self.closes = True
         if self.closes:
             parts.append("Connection: close\r\n\r\n")
+        elif conn_vals:  # the handler's own (an upgrade, say)
+            for v in conn_vals:
+                parts.append(f"Connection: {v}\r\n")
+            parts.append("\r\n")
         elif self._http10 and self._keep10:
             parts.append("Connection: keep-alive\r\n\r\n")
         else:
@@ -422,8 +499,11 @@ class ResponseWriter:
         head = _encode_head(self._head(final))
         self._head_sent = True
         buf = self._buf
-        if self._chunked and self._buflen:
-            data = head + b"%x\r\n" % self._buflen + b"".join(buf) + b"\r\n"
+        if self._chunked:
+            data = head + b"%x\r\n" % self._buflen + b"".join(buf) + b"\r\n" if self._buflen \
+                else head
+            if final:
+                data += b"0\r\n\r\n"  # a short body chunked because the handler asked
         elif buf and not self._head_req:
             data = head + (buf[0] if len(buf) == 1 else b"".join(buf))
         else:

@@ -100,11 +100,15 @@ class Server:
         error_log: logging.Logger | None = None,
         idle_release_after: float | None = 0.25,
         tls_config: Any = None,
+        disable_general_options_handler: bool = False,
     ) -> None:
         self.addr = addr
         #: The ``ssl.SSLContext`` for ``serve_tls`` / ``listen_and_serve_tls``
         #: (Go's TLSConfig); None: made from the certificate files they get.
         self.tls_config = tls_config
+        #: Pass ``OPTIONS *`` to the handler instead of answering it here
+        #: (200, no body: Go's DisableGeneralOptionsHandler).
+        self.disable_general_options_handler = disable_general_options_handler
         self.idle_release_after = idle_release_after
         self.handler = handler
         self.read_timeout = read_timeout
@@ -177,7 +181,8 @@ class Server:
         idle_to = self.idle_timeout if self.idle_timeout is not None else self.read_timeout
         return ConnSettings(_handler_fn(self.handler), self._log, self.read_timeout,
                             self.write_timeout, head_to, idle_to, self.max_header_bytes + 4096,
-                            self.idle_release_after, self._base_ctx)
+                            self.idle_release_after, self._base_ctx,
+                            options_star=not self.disable_general_options_handler)
 
     def serve(self, ln: Listener) -> None:
         """Accept connections on ``ln`` and serve each in its own goroutine.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urljoin
 
 from gonet.http.request import URL, MaxBytesError
 from gonet.http.status import status_text
@@ -45,21 +44,63 @@ def not_found_handler() -> Callable[[Any, Any], None]:
     return not_found
 
 
+def _path_clean(p: str) -> str:
+    """Go's path.Clean: the shortest path equivalent to ``p`` ("//a/./b/.." -> "/a")."""
+    rooted = p[:1] == "/"
+    out: list[str] = []
+    for seg in p.split("/"):
+        if seg == "" or seg == ".":
+            continue
+        if seg == "..":
+            if out and out[-1] != "..":
+                out.pop()
+            elif not rooted:
+                out.append("..")
+            continue
+        out.append(seg)
+    cleaned = "/".join(out)
+    if rooted:
+        return "/" + cleaned
+    return cleaned or "."
+
+
+def _hex_escape_non_ascii(s: str) -> str:
+    """Percent-encode every byte of ``s``'s UTF-8 form that is not ASCII (as Go)."""
+    if s.isascii():
+        return s
+    return "".join(c if c.isascii() else "".join(f"%{b:02x}" for b in c.encode("utf-8"))
+                   for c in s)
+
+
 def redirect(w: Any, r: Any, url: str, code: int) -> None:
-    """Reply with a redirect to ``url`` (relative to the request path if relative)."""
-    if "://" not in url.split("?", 1)[0]:
-        # Make a relative path absolute against the request's path, keeping the query.
-        if not url.startswith("/"):
-            old = r.url.path or "/"
-            base = old if old.endswith("/") else old[: old.rfind("/") + 1]
-            path, q, query = url.partition("?")
-            url = urljoin(base, path) + (q + query if q else "")
+    """Reply with a redirect to ``url`` (Go's http.Redirect).
+
+    A relative ``url`` is made absolute against the request's path and
+    cleaned ("///evil.com/x" becomes "/evil.com/x": browsers would read a
+    host in the first); non-ASCII is percent-encoded. A GET gets a small
+    HTML body and GET and HEAD a Content-Type, unless the handler set one;
+    a status that allows no body (304, 204) gets none.
+    """
+    scheme, sep, _ = url.partition(":")
+    has_scheme = bool(sep) and scheme[:1].isalpha() and "/" not in scheme and "?" not in scheme
+    if not has_scheme and not (url.startswith("//") and url[2:3] != "/"):
+        # A path: make it absolute against the request's, keep the query, clean it.
+        if not url or url[0] != "/":
+            old = r.url.escaped_path() or "/"
+            url = old[: old.rfind("/") + 1] + url
+        path, q, query = url.partition("?")
+        trailing = path.endswith("/")
+        path = _path_clean(path)
+        if trailing and not path.endswith("/"):
+            path += "/"
+        url = path + q + query
     h = w.header()
-    h.set("Location", url)
-    if r.method in ("GET", "HEAD"):
+    had_ct = "Content-Type" in h
+    h.set("Location", _hex_escape_non_ascii(url))
+    if not had_ct and r.method in ("GET", "HEAD"):
         h.set("Content-Type", "text/html; charset=utf-8")
     w.write_header(code)
-    if r.method == "GET":
+    if not had_ct and r.method == "GET" and code >= 200 and code != 204 and code != 304:
         w.write(f'<a href="{html.escape(url)}">{status_text(code)}</a>.\n\n'.encode())
 
 
@@ -90,8 +131,14 @@ def strip_prefix(prefix: str, h: Any) -> Callable[[Any, Any], None]:
 
 
 class MaxBytesReader:
-    """A body that raises MaxBytesError after ``n`` bytes and asks the server
-    to close the connection after the response (Go's MaxBytesReader)."""
+    """A body that lets through at most ``n`` bytes (Go's MaxBytesReader).
+
+    A read that crosses the limit returns the bytes within it; the next read
+    raises :class:`MaxBytesError`, and the server closes the connection
+    after the response (the rest of the body stays unread). ``read()`` of
+    everything raises at once when the body is longer than ``n``: the whole
+    of it cannot be had. A body of exactly ``n`` bytes reads to its end.
+    """
 
     __slots__ = ("_w", "_body", "_left", "_limit", "_hit")
 
@@ -102,29 +149,44 @@ class MaxBytesReader:
         self._limit = n
         self._hit = False
 
-    def read(self, n: int = -1) -> bytes:
-        if self._hit:
-            raise MaxBytesError(self._limit)
-        want = self._left + 1 if n is None or n < 0 or n > self._left else n
-        if n is None or n < 0:
-            parts = []
-            got = 0
-            while got < want:
-                piece = self._body.read(want - got)
-                if not piece:
-                    break
-                parts.append(piece)
-                got += len(piece)
-            data = b"".join(parts)
-        else:
-            data = self._body.read(want)
-        if len(data) > self._left:
+    def _over(self) -> MaxBytesError:
+        if not self._hit:
             self._hit = True
             w = self._w
             if hasattr(w, "close_after"):
                 w.close_after()  # the rest of the body stays unread: do not reuse
+        return MaxBytesError(self._limit)
+
+    def read(self, n: int = -1) -> bytes:
+        if self._hit:
             raise MaxBytesError(self._limit)
-        self._left -= len(data)
+        left = self._left
+        if n is None or n < 0:
+            parts = []
+            got = 0
+            while got <= left:  # one byte past the limit tells "longer" from "exactly n"
+                piece = self._body.read(left + 1 - got)
+                if not piece:
+                    break
+                parts.append(piece)
+                got += len(piece)
+            if got > left:
+                raise self._over()
+            self._left = 0
+            return b"".join(parts)
+        if n == 0:
+            return b""
+        data = self._body.read(min(n, left + 1) if left else 1)
+        if len(data) > left:
+            # Over the limit: hand out what fits (b"" would read as the end
+            # of the body, so with nothing left the error comes now); the
+            # next read raises.
+            err = self._over()
+            if not left:
+                raise err
+            self._left = 0
+            return data[:left]
+        self._left = left - len(data)
         return data
 
     def __iter__(self):
