@@ -24,9 +24,7 @@ from gonet.http.proxy import ProxyHeaders, TrustedPeers
 from gonet.http.wsgi import FileWrapper, WSGIHandler
 
 # Every test here runs once per head parser (gonet.http.wire's fast and public paths).
-pytestmark = pytest.mark.usefixtures("head_parser")
-
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.usefixtures("head_parser"), pytest.mark.timeout(30)]
 
 
 # -- a plain WSGI app exercising the spec ----------------------------------------------

@@ -30,6 +30,17 @@ PEP 3333 points, and how they are met
   regular file is sent with sendfile(2) from its current position.
 - Header names with "_" are dropped from the environ (as nginx and gunicorn
   do): "X-Auth_User" and "X-Auth-User" would both become HTTP_X_AUTH_USER.
+- The environ's framing comes from the server's decisions, not from raw
+  headers: CONTENT_LENGTH is the length the body is read by (absent for a
+  chunked body, whatever Content-Length the client also sent), and
+  ``wsgi.url_scheme`` is the connection's ("https" only over TLS) or a
+  trusted proxy's (``ProxyHeaders``), never an absolute-form target's.
+- The response is the app's: no Content-Type is invented (none is sniffed,
+  an untyped body goes out untyped); a body with 204 or 304 is dropped;
+  bytes beyond the app's Content-Length are not sent (the iteration stops
+  there). Errors are the app's, answered 500 and logged: an informational
+  (1xx) final status, a header outside latin-1 (checked in start_response,
+  so the app sees the error where it made it).
 
 Threads (``threads=N``)
 -----------------------
@@ -55,6 +66,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from gonet import __version__
 from gonet.http.response import BUFFER_SIZE
 from gonet.runtime.threadpool import Handoff, ThreadPool
 
@@ -202,7 +214,8 @@ class _Call:
     goroutine, else the hand-off back to it (threaded mode).
     """
 
-    __slots__ = ("w", "status", "headers", "headers_sent", "hop", "cl", "written")
+    __slots__ = ("w", "status", "headers", "headers_sent", "hop", "cl", "written", "body_ok",
+                 "done")
 
     def __init__(self, w: Any, hop: Handoff | None) -> None:
         self.w = w
@@ -212,6 +225,8 @@ class _Call:
         self.hop = hop
         self.cl = -1  # Content-Length declared by the app
         self.written = 0
+        self.body_ok = True  # the status allows a body (not 204 or 304)
+        self.done = False  # the declared Content-Length is all sent: stop iterating
 
     def io(self, fn: Callable, *args: Any) -> Any:
         hop = self.hop
@@ -232,8 +247,23 @@ class _Call:
             raise TypeError(f"WSGI status must be str, not {type(status).__name__}")
         if len(status) < 3 or not status[:3].isdigit() or (len(status) > 3 and status[3] != " "):
             raise ValueError(f"invalid WSGI status {status!r} (want e.g. '200 OK')")
+        if status[0] == "1":
+            raise ValueError(f"WSGI status {status!r}: an informational (1xx) status cannot be "
+                             "the response (the server sends 100 Continue itself)")
         if type(headers) is not list:
             raise TypeError(f"WSGI response headers must be a list, not {type(headers).__name__}")
+        for item in headers:
+            if type(item) is not tuple or len(item) != 2:
+                raise TypeError(f"WSGI header must be a (name, value) tuple, not {item!r}")
+            name, value = item
+            if type(name) is not str or type(value) is not str:
+                raise TypeError(f"WSGI header name and value must be str: {item!r}")
+            if not value.isascii():
+                try:
+                    value.encode("latin-1")
+                except UnicodeEncodeError:
+                    raise ValueError(f"WSGI header {name}: value {value!r} is not latin-1 "
+                                     "(PEP 3333; encode other text, e.g. RFC 8187)") from None
         self.status = status
         self.headers = headers
         return self.write
@@ -245,13 +275,10 @@ class _Call:
         w = self.w
         h = w.header()
         add = h.add
-        for item in self.headers:
-            if type(item) is not tuple or len(item) != 2:
-                raise TypeError(f"WSGI header must be a (name, value) tuple, not {item!r}")
-            name, value = item
-            if type(name) is not str or type(value) is not str:
-                raise TypeError(f"WSGI header name and value must be str: {item!r}")
+        for name, value in self.headers:
             add(name, value)
+        if "Content-Type" not in h:
+            h["Content-Type"] = []  # none, and none sniffed: the app's response is as it is
         cl = h.get("Content-Length")
         if cl:
             try:
@@ -259,7 +286,9 @@ class _Call:
             except ValueError:
                 self.cl = -1
         self.headers_sent = True
-        w.write_header(int(self.status[:3]))
+        code = int(self.status[:3])
+        self.body_ok = code != 204 and code != 304
+        w.write_header(code)
 
     def write(self, data: bytes) -> None:
         """The ``write`` callable returned by start_response (unbuffered)."""
@@ -281,8 +310,16 @@ class _Call:
         if not self.headers_sent:
             self._apply_headers()
         n = len(data)
-        if not n:
-            return
+        if not n or not self.body_ok:
+            return  # 204 and 304 have no body: the app's is dropped
+        if self.cl >= 0 and self.written + n >= self.cl:
+            # PEP 3333: never more than the declared Content-Length.
+            self.done = True
+            if self.written + n > self.cl:
+                n = self.cl - self.written
+                if n <= 0:
+                    return
+                data = data[:n]
         self.written += n
         w = self.w
         if not push or (self.cl >= 0 and self.written >= self.cl):
@@ -327,6 +364,7 @@ class WSGIHandler:
             "wsgi.file_wrapper": FileWrapper,
             "wsgi.input_terminated": True,
             "SCRIPT_NAME": "",
+            "SERVER_SOFTWARE": f"gonet/{__version__}",
         }
         self.url_scheme = url_scheme
 
@@ -374,7 +412,9 @@ class WSGIHandler:
                 env["CONTENT_TYPE"] = vs[0]
                 continue
             if k == "Content-Length":
-                env["CONTENT_LENGTH"] = vs[0]
+                # The length the body is framed by (the server dropped the
+                # field if chunked framing overrode it).
+                env["CONTENT_LENGTH"] = str(r.content_length)
                 continue
             if "_" in k:
                 continue
@@ -424,6 +464,8 @@ class WSGIHandler:
                     data = bytes(data)
                 if data:
                     send(data, push)
+                    if call.done:
+                        break
             if not call.headers_sent:
                 call._apply_headers()
         finally:
@@ -438,6 +480,8 @@ class WSGIHandler:
         fd, offset, size = span
         if not call.headers_sent:
             call._apply_headers()
+        if not call.body_ok:
+            return True
         if call.cl >= 0:
             size = min(size, call.cl - call.written)
         if size > 0:
