@@ -6,6 +6,7 @@ from email.utils import formatdate
 
 import httpx
 import pytest
+from rawhttp import raw_response
 
 from gonet import http
 from gonet.http.httptest import TestServer
@@ -97,3 +98,76 @@ def test_methods_other_than_get_and_head(site):
     c, root = site
     r = c.post("/hello.txt")
     assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
+
+
+# -- serve_file, as Go's ServeFile (fs_test.go) -------------------------------------------
+
+
+@pytest.fixture
+def one_file(tmp_path):
+    p = tmp_path / "file.txt"
+    p.write_bytes(b"0123456789")
+    servers = []
+
+    def start(handler):
+        ts = TestServer(handler)
+        servers.append(ts)
+        return ts
+
+    yield str(p), start
+    for ts in servers:
+        ts.close()
+
+
+@pytest.mark.parametrize("path", ["/../x", "/a/../b", "/a/..", "/..\\x"])
+def test_serve_file_refuses_dot_dot_in_the_url_path(one_file, path):
+    # Go's ServeFile: too many callers build the file name from the URL path.
+    name, start = one_file
+    ts = start(lambda w, r: http.serve_file(w, r, name))
+    out = raw_response(ts.port, f"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+    assert out.startswith(b"HTTP/1.1 400 ") and b"invalid URL path" in out
+    assert httpx.get(ts.url + "/ok").content == b"0123456789"
+
+
+def test_serve_file_sends_no_length_under_a_content_encoding(one_file):
+    # TestServeFileWithContentEncoding
+    name, start = one_file
+
+    def h(w, r):
+        w.header().set("Content-Encoding", "foo")
+        http.serve_file(w, r, name)
+
+    ts = start(h)
+    r = httpx.get(ts.url, headers={"Accept-Encoding": "identity"})
+    assert "content-length" not in r.headers and r.headers["content-encoding"] == "foo"
+    assert r.headers["transfer-encoding"] == "chunked"
+
+
+def test_serve_file_content_type_can_be_overridden(one_file):
+    # TestServeFileContentType
+    name, start = one_file
+
+    def h(w, r):
+        if r.url.path == "/1":
+            w.header().set("Content-Type", "text/x-gonet")
+        http.serve_file(w, r, name)
+
+    ts = start(h)
+    assert httpx.get(ts.url + "/0").headers["content-type"] == "text/plain; charset=utf-8"
+    assert httpx.get(ts.url + "/1").headers["content-type"] == "text/x-gonet"
+
+
+def test_not_modified_carries_no_content_headers(one_file):
+    # The issue: a 304 must not carry Content-Type or other content headers.
+    name, start = one_file
+
+    def h(w, r):
+        w.header().set("Content-Type", "text/x-set-by-handler")
+        http.serve_file(w, r, name)
+
+    ts = start(h)
+    future = formatdate(time.time() + 3600, usegmt=True)
+    r = httpx.get(ts.url, headers={"If-Modified-Since": future})
+    assert r.status_code == 304
+    assert "content-type" not in r.headers and "content-length" not in r.headers
+    assert "last-modified" in r.headers

@@ -322,3 +322,110 @@ def test_random_pattern_sets_match_the_most_specific_by_definition():
                 assert w.body.decode() == want, (path, method, [p.text for p in pats])
             else:
                 assert w.status == 301  # "/dir" -> "/dir/" redirects take priority in Go too
+
+
+# -- Go's pattern_test.go and serve_test.go mux cases ------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "/", "/a", "/a/", "/path/to/something", "/{w1}/lit/{w2}", "/{w1}/lit/{w2}/",
+    "example.com/", "GET /", "POST example.com/foo/{w}", "/{$}",
+    "DELETE example.com/a/{foo12}/{$}", "/foo/{$}", "/{a}/foo/{rest...}",
+    # Without a method an unclean pattern may still match a CONNECT (whose
+    # path is not cleaned), so Go accepts these.
+    "//", "/foo///./../bar", "a.com/foo//",
+])
+def test_go_parses_these_patterns(text):
+    # TestParsePattern
+    ServeMux().handle(text, tag(text))
+
+
+@pytest.mark.parametrize("text", [
+    "", "A=B /", " ", "/{w}x", "/x{w}", "/{wx", "/{a$}", "/{}", "/{...}", "/{$...}",
+    "/{$}/", "/{$}/x", "/{a...}/", "/{a...}/x", "{a}/b", "/a/{x}/b/{x...}",
+    "GET //", "GET /a/../b", "POST /a/./b",
+])
+def test_go_refuses_these_patterns(text):
+    # TestParsePatternError (with the issue's: an unclean pattern with a
+    # method other than CONNECT can never match)
+    with pytest.raises(ValueError):
+        ServeMux().handle(text, tag("x"))
+
+
+def test_connect_patterns_may_be_unclean():
+    ServeMux().handle("CONNECT /a/../b", tag("x"))
+
+
+def _go_mux():
+    mux = ServeMux()
+    mux.handle("/dir/", tag("200"))
+    mux.handle("/search", tag("201"))
+    mux.handle("codesearch.google.com/search", tag("202"))
+    mux.handle("codesearch.google.com/", tag("203"))
+    return mux
+
+
+@pytest.mark.parametrize("method,host,path,code,pattern", [
+    # serveMuxTests: the /foo -> /foo/ redirect applies to CONNECT, the path
+    # canonicalization does not.
+    ("CONNECT", "google.com", "/dir", 301, "/dir/"),
+    ("CONNECT", "google.com", "/../search", 404, ""),
+    ("CONNECT", "google.com", "/dir/..", 200, "/dir/"),
+    ("CONNECT", "google.com", "/dir/./file", 200, "/dir/"),
+    ("GET", "google.com", "/dir", 301, "/dir/"),
+    ("GET", "google.com", "/../search", 301, "/search"),
+    ("GET", "codesearch.google.com:443", "/", 200, "codesearch.google.com/"),
+])
+def test_connect_is_routed_without_cleaning(method, host, path, code, pattern):
+    # TestServeMuxHandler (CONNECT rows)
+    mux = _go_mux()
+    r = new_request(method, path, headers={"Host": host})
+    h, got_pattern = mux.handler(r)
+    w = Recorder()
+    h(w, r)
+    assert (w.status or 200, got_pattern) == (code, pattern)
+
+
+@pytest.mark.parametrize("method,host,path,code,loc,want", [
+    # TestServeWithSlashRedirectForHostPatterns
+    ("GET", "example.com", "/", 404, "", ""),
+    ("GET", "example.com", "/pkg/foo", 301, "/pkg/foo/", ""),
+    ("GET", "example.com", "/pkg/bar", 200, "", "example.com/pkg/bar"),
+    ("GET", "example.com", "/pkg/bar/", 200, "", "example.com/pkg/bar/"),
+    ("GET", "example.com", "/pkg/baz", 301, "/pkg/baz/", ""),
+    ("GET", "example.com:3000", "/pkg/foo", 301, "/pkg/foo/", ""),
+    ("CONNECT", "example.com", "/", 404, "", ""),
+    ("CONNECT", "example.com:3000", "/", 404, "", ""),
+    ("CONNECT", "example.com:9000", "/", 200, "", "example.com:9000/"),
+    ("CONNECT", "example.com", "/pkg/foo", 301, "/pkg/foo/", ""),
+    ("CONNECT", "example.com:3000", "/pkg/foo", 404, "", ""),
+    ("CONNECT", "example.com:3000", "/pkg/baz", 301, "/pkg/baz/", ""),
+    ("CONNECT", "example.com:3000", "/pkg/connect", 301, "/pkg/connect/", ""),
+])
+def test_slash_redirects_for_host_patterns(method, host, path, code, loc, want):
+    mux = ServeMux()
+    for p in ("example.com/pkg/foo/", "example.com/pkg/bar", "example.com/pkg/bar/",
+              "example.com:3000/pkg/connect/", "example.com:9000/", "/pkg/baz/"):
+        mux.handle(p, tag(p))
+    w, _ = serve(mux, method, path, host=host)
+    assert (w.status or 200) == code
+    if code == 301:
+        assert w.h.get("Location") == loc
+    elif code == 200:
+        assert w.body.decode() == want
+
+
+@pytest.mark.parametrize("path", ["//foo.txt", "///foo.txt", "/../../foo.txt"])
+def test_leading_slashes_redirect_to_the_clean_path(path):
+    # TestMuxRedirectLeadingSlashes
+    w, _ = serve(ServeMux(), "GET", path, host="test")
+    assert w.status == 301 and w.h.get("Location") == "/foo.txt"
+
+
+def test_a_pattern_with_a_port_never_matches_a_plain_request():
+    # TestStripPortFromHost
+    mux = ServeMux()
+    mux.handle("example.com/", tag("OK"))
+    mux.handle("example.com:9000/", tag("uh-oh!"))
+    w, _ = serve(mux, "GET", "/", host="example.com:9000")
+    assert w.body == b"OK"

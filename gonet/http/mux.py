@@ -86,9 +86,10 @@ class _Pattern:
         host, path = rest[:slash], rest[slash:]
         if "{" in host or " " in host or "\t" in host:
             raise ValueError(f"http: pattern {text!r}: invalid host {host!r}")
-        if method != "CONNECT" and clean_path(path) != path:
+        if method and method != "CONNECT" and clean_path(path) != path:
             # Requests with unclean paths are redirected before matching, so
-            # such a pattern could never match (Go refuses it too).
+            # such a pattern could never match (Go refuses it too; without a
+            # method it may still match a CONNECT, whose path is not cleaned).
             raise ValueError(f"http: pattern {text!r}: non-CONNECT pattern with unclean path "
                              f"can never match")
         self.method = method

@@ -145,7 +145,7 @@ class MaxBytesReader:
     def __init__(self, w: Any, body: Any, n: int) -> None:
         self._w = w
         self._body = body
-        self._left = n
+        self._left = max(n, 0)  # a negative limit lets nothing through, as 0
         self._limit = n
         self._hit = False
 

@@ -76,6 +76,7 @@ large"), malformed chunk-size line or extension        9112 7.1, 7.1.1     400
 chunk lines and chunk-data end in CRLF, never bare LF  9112 7.1            400
 trailer lines: CRLF-terminated valid field lines       9112 7.1.2          400
 chunk framing overhead bounded (Go's rule)             9112 7.1.1          400
+HEAD with a Content-Length above 0 (as Go)             9110 9.3.2          400
 a body cut short by EOF                                9112 8              --
 =====================================================  ==================  =====
 
@@ -263,6 +264,10 @@ class RequestHead:
             host = b""
         elif host.translate(None, _HOST_OK):
             raise ProtocolError("malformed Host header")  # RFC 9110 7.2, RFC 3986 3.2.2
+        if cl > 0 and m == "HEAD":
+            # Go refuses it ("method cannot contain a Content-Length"): a
+            # proxy may well forward a HEAD without its body.
+            raise ProtocolError("HEAD request with a Content-Length")
         close = conn_close if not http10 else not keep_alive
         chunked = False
         if te is not None:
