@@ -250,3 +250,20 @@ def test_a_lone_cr_waits_for_its_lf(fast):
     assert p.next_head() is None
     p.feed(b"\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert p.next_head().target == "/"
+
+
+@pytest.mark.parametrize("fast", PATHS)
+@pytest.mark.parametrize("crlf", [b"\r\n", b"\n"])
+def test_a_head_arriving_in_pieces_completes_at_every_split(fast, crlf):
+    raw = b"GET /x HTTP/1.1" + crlf + b"Host: a" + crlf + b"X: y" + crlf + crlf
+    for i in range(1, len(raw)):
+        for j in range(i, len(raw)):
+            p = _parser(fast)
+            got = []
+            for piece in (raw[:i], raw[i:j], raw[j:]):
+                if piece:
+                    p.feed(piece)
+                    h = p.next_head()
+                    if h is not None:
+                        got.append(h.target)
+            assert got == ["/x"], (i, j)

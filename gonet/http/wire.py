@@ -362,16 +362,23 @@ def _check_partial(data: bytes | bytearray) -> None:
 _FIRST_BYTES = frozenset(b for b in range(256) if _token(bytes([b])) is not None)
 
 
-def _read_head_slow(data: bytearray, max_head: int) -> RequestHead | None:
+def _read_head_slow(data: bytearray, max_head: int, scan: int = 0) -> tuple[Any, int]:
     """The general case: empty lines first, bare-LF line ends, or an error
-    to explain (the fast reader gives up on all of these)."""
-    _skip_empty_lines(data)
-    m = _blank_line(data)
+    to explain (the fast reader gives up on all of these).
+
+    Returns (the head or None, where the next search for the head's end may
+    start): ``scan`` says no head end lies before it, so that a head
+    trickling in is not searched from its start at every read.
+    """
+    if data[:1] in (b"\r", b"\n"):
+        _skip_empty_lines(data)
+        scan = 0
+    m = _blank_line(data, scan)
     if m is None:
         if len(data) > max_head:
             raise ProtocolError("request head too large", 431)
         _check_partial(data)
-        return None
+        return None, max(len(data) - 3, 0)  # a head end may begin in the last 3 bytes
     if m.start() > max_head:
         raise ProtocolError("request head too large", 431)
     # RFC 9112 2.2: a recipient MAY take a bare LF as a line end (and drop
@@ -383,7 +390,7 @@ def _read_head_slow(data: bytearray, max_head: int) -> RequestHead | None:
             raise ProtocolError("bare CR in request head")
     head = _parse_lines(lines)
     del data[:m.end()]
-    return head
+    return head, 0
 
 
 # -- the public (h11) reader's extra checks ----------------------------------------------
@@ -422,7 +429,7 @@ class RequestParser:
     """
 
     __slots__ = ("_max", "_fast", "_buf", "_h", "feed", "moved", "_eof", "_left", "_chunk",
-                 "_excess", "_trailer")
+                 "_excess", "_trailer", "_scan")
 
     def __init__(self, max_head: int, fast: bool | None = None) -> None:
         self._max = max_head
@@ -445,6 +452,7 @@ class RequestParser:
         self._chunk = 0  # chunked state: _SIZE, _DATA, _CRLF, _TRAILER; 0: by length
         self._excess = 0
         self._trailer = 0
+        self._scan = 0  # no head end lies before this offset of _buf (fast path)
 
     @property
     def fast(self) -> bool:
@@ -466,7 +474,7 @@ class RequestParser:
         if not self._fast:
             return self._next_head_public()
         data = self._buf
-        end = data.find(b"\r\n\r\n")
+        end = data.find(b"\r\n\r\n", self._scan)
         if 0 < end <= self._max:
             # The usual head: CRLF line ends, nothing before the request-line.
             # Any bare CR or LF makes a pattern fail, and the slow reader
@@ -484,13 +492,15 @@ class RequestParser:
                 else:
                     head = RequestHead(*m.groups(), items)
                     del data[:end + 4]
+                    self._scan = 0
                     return head
-        elif end < 0 and data.find(b"\n") < 0 and len(data) <= self._max:
+        elif end < 0 and not self._scan and data.find(b"\n") < 0 and len(data) <= self._max:
             # Not even one line yet: refuse at once what cannot start a request.
             if data and data[0] not in _FIRST_BYTES and data != b"\r":
                 raise ProtocolError("malformed request line")
             return None
-        return _read_head_slow(data, self._max)
+        head, self._scan = _read_head_slow(data, self._max, self._scan)
+        return head
 
     def _next_head_public(self) -> RequestHead | None:
         h = self._h
@@ -564,6 +574,7 @@ class RequestParser:
         """Frame the body of ``head`` (which has one) from the bytes that follow it."""
         if not self._fast:
             self._buf = bytearray(self._h.trailing_data[0])
+        self._scan = 0
         self.feed = self._feed_body
         self.moved = True
         self._eof = False
