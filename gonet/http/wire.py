@@ -151,6 +151,7 @@ _NOT_BAD = bytes(b for b in range(256) if 32 <= b < 127 or b >= 128 or b in (9, 
 # Bytes a Host may hold: those of uri-host ":" port (RFC 3986 3.2.2), as Go's
 # httpguts.ValidHostHeader ("[", "]" for IPv6, "%" for zones and escapes).
 _HOST_OK = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!$%&'()*+,-.:;=[]_~"
+_good_hosts: set = set()  # Host values already found valid (bounded)
 # chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 7.1); chunk-ext = *( BWS ";"
 # BWS name [ BWS "=" BWS value ] ) (7.1.1): the extension is checked for
 # visible bytes only (it is ignored, as the RFC asks of unknown ones).
@@ -262,8 +263,11 @@ class RequestHead:
             if not http10 and m != "CONNECT":
                 raise ProtocolError("missing required Host header")
             host = b""
-        elif host.translate(None, _HOST_OK):
-            raise ProtocolError("malformed Host header")  # RFC 9110 7.2, RFC 3986 3.2.2
+        elif host not in _good_hosts:
+            if host.translate(None, _HOST_OK):
+                raise ProtocolError("malformed Host header")  # RFC 9110 7.2, RFC 3986 3.2.2
+            if len(_good_hosts) < 256:
+                _good_hosts.add(host)  # a server sees few hosts: check each once
         if cl > 0 and m == "HEAD":
             # Go refuses it ("method cannot contain a Content-Length"): a
             # proxy may well forward a HEAD without its body.
