@@ -1,4 +1,4 @@
-"""gonet.http: Go's ``net/http`` server on gonet, with h11 for HTTP/1.1 parsing.
+"""gonet.http: Go's ``net/http`` server on gonet; HTTP/1.1 framed by RFC 9112 in ``wire``.
 
 One goroutine per connection runs Go's ``conn.serve`` loop; handlers are
 plain functions ``handler(w, r)`` (or objects with ``serve_http``)::
@@ -13,7 +13,8 @@ plain functions ``handler(w, r)`` (or objects with ``serve_http``)::
     mux.handle_func("GET /hello/{name}", hello)
     http.Server(addr="127.0.0.1:8080", handler=mux).listen_and_serve()
 
-Modules: ``server`` (Server, the connection loop, timeouts, shutdown),
+Modules: ``wire`` (request framing: heads, bodies, every RFC 9112 rule),
+``conn`` (one connection's loop), ``server`` (Server, timeouts, shutdown),
 ``request`` (Request, URL, the body reader), ``response`` (ResponseWriter),
 ``header`` (Header), ``mux`` (ServeMux), ``fs`` (FileServer), ``util``
 (error, redirect, strip_prefix, ...), ``status`` (codes and texts),
