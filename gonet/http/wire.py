@@ -30,8 +30,8 @@ the conformance corpus holds them to the same answers.
 
 - *fast*: this module's own reader of the RFC 9112 grammar on a bytearray.
   Its field-line pattern admits no control byte, no obs-fold and no bare CR,
-  so the strict rules cost nothing more than the parse (about a third of
-  what h11's head reader and Request event cost).
+  so the strict rules cost nothing more than the parse, and it builds no
+  h11 event.
 - *public*: h11's public API (``Connection.next_event``). h11 is more lenient
   in places (control bytes in values, obs-fold, Transfer-Encoding statuses,
   CONNECT without Host), so its heads are checked on their raw bytes and
@@ -51,7 +51,7 @@ empty lines before the request-line are ignored        9112 2.2            --
 a bare CR anywhere in the head                         9112 2.2            400
 a first line that is no request-line: answered as
 soon as it is complete, not at the head timeout        9112 3              400
-major version other than 1 (HTTP/0.9, 2.0, 3.0)        9110 6.2, 2.3       505
+major version other than 1 (HTTP/0.9, 2.0, 3.0)        9110 6.2, 9112 2.3  505
 HTTP/1.x, x > 1, is served as HTTP/1.1                 9110 6.2            --
 whitespace between field name and colon                9112 5.1            400
 obs-fold (a field line starting with SP/HTAB)          9112 5.2            400
@@ -464,7 +464,7 @@ class RequestParser:
 
     def buffered(self) -> int:
         """Bytes held that no head or body piece has used yet."""
-        if self._fast or self.moved:
+        if self._fast or self.feed == self._feed_body:
             return len(self._buf)
         return len(self._h.trailing_data[0])
 
