@@ -86,12 +86,12 @@ def test_a_request_without_a_connection_keeps_the_targets_scheme():
 
 def test_request_tls_and_scheme_come_from_the_exchange():
     class Plain:
-        tls = None
+        tls_state = None
 
     class Secure:
-        tls = object()
+        tls_state = object()
 
     r = Request("GET", "https://bank.example/x", exchange=Plain(), host="bank.example")
     assert r.url.scheme == "http" and r.tls is None and str(r.url) == "http://bank.example/x"
     r = Request("GET", "/x", exchange=Secure(), host="h.example")
-    assert r.url.scheme == "https" and r.tls is Secure.tls and str(r.url) == "https://h.example/x"
+    assert r.url.scheme == "https" and r.tls is Secure.tls_state and str(r.url) == "https://h.example/x"

@@ -49,11 +49,13 @@ def test_httpx_with_verification_and_keep_alive():
 
 
 def test_request_tls_is_none_on_plain_http():
+    # r.url's scheme is the connection's (RFC 9112 3.3), "http" on plain TCP
+    # (Go leaves it empty for an origin-form target).
     def h(w, r):
         w.write(f"{r.tls} {r.url.scheme!r}".encode())
 
     with TestServer(h) as ts:
-        assert httpx.get(ts.url).text == "None ''"
+        assert httpx.get(ts.url).text == "None 'http'"
 
 
 def test_wsgi_url_scheme_is_https():
