@@ -39,7 +39,7 @@ from gonet.http.response import (
     ResponseWriter,
     detect_content_type,
 )
-from gonet.http.server import AbortHandler, Server, ServerClosed
+from gonet.http.server import SERVER_CONTEXT_KEY, AbortHandler, Server, ServerClosed
 from gonet.http.status import status_text
 from gonet.http.util import (
     error,
@@ -89,6 +89,7 @@ __all__ = [
     "Request",
     "RequestBodyError",
     "ResponseWriter",
+    "SERVER_CONTEXT_KEY",
     "ServeMux",
     "Server",
     "ServerClosed",

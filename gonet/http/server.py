@@ -31,6 +31,14 @@ does), lets ACTIVE ones finish their current response with
 waits on the connections' state changes (each one readies it), not on a
 polling loop; ``serve`` returns only once shutdown has finished, so a
 program whose main goroutine runs ``serve`` cannot exit mid-drain.
+
+Hijacked connections are the handler's (Go's rule: the server forgets
+them). A hijacker that speaks a protocol of its own (WebSocket) and wants a
+graceful end asks for two things: ``register_on_shutdown(fn)`` to be told
+when shutdown starts, and ``track_hijacked(conn)`` to have shutdown wait
+for the connection until the hijacker calls the release function it got
+(closed at shutdown's timeout, or at once by ``close``). A handler finds
+its server as Go's do: ``r.context.value(SERVER_CONTEXT_KEY)``.
 """
 
 from __future__ import annotations
@@ -50,7 +58,7 @@ from gonet.runtime.sched import sleep as _sleep
 from gonet.tls import Listener as TLSListener
 from gonet.tls import load_cert_chain, server_context
 
-__all__ = ["Server", "ServerClosed", "AbortHandler", "listen_and_serve"]
+__all__ = ["Server", "ServerClosed", "AbortHandler", "SERVER_CONTEXT_KEY", "listen_and_serve"]
 
 log = logging.getLogger("gonet.http")
 
@@ -60,6 +68,19 @@ _TEMPORARY_ACCEPT_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENO
                             errno.ECONNABORTED, errno.EPROTO, errno.EPERM}
 #: How long close/shutdown wait for accept loops to let their sockets go.
 _LISTENER_RELEASE = 0.2
+
+
+class _ContextKey:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"http context value {self.name}"
+
+
+#: The key under which a request's context holds the Server that serves it
+#: (Go's ``http.ServerContextKey``).
+SERVER_CONTEXT_KEY = _ContextKey("http-server")
 
 
 class ServerClosed(RuntimeError):
@@ -121,6 +142,7 @@ class Server:
         self._settings: ConnSettings | None = None
         self._listeners: set[Listener] = set()
         self._conns: set[ServerConn] = set()
+        self._hijacked: set[Any] = set()  # hijacked conns shutdown waits for (track_hijacked)
         self._shutting_down = False
         self._stopped = False  # shutdown/close has finished
         self._keep_alives = True
@@ -131,7 +153,8 @@ class Server:
         self.draining = False
         from gonet import context
 
-        self._base_ctx, self._base_cancel = context.with_cancel(context.background())
+        self._base_ctx, self._base_cancel = context.with_cancel(
+            context.with_value(context.background(), SERVER_CONTEXT_KEY, self))
 
     def __repr__(self) -> str:
         return f"<http.Server {self.addr or '?'} conns={len(self._conns)}>"
@@ -276,6 +299,24 @@ class Server:
         """Run ``fn`` in a goroutine when ``shutdown`` starts (Go's RegisterOnShutdown)."""
         self._on_shutdown.append(fn)
 
+    def track_hijacked(self, conn: Any) -> Callable[[], None]:
+        """Have ``shutdown`` wait for a hijacked connection until the returned
+        function is called (call it once the connection is closed).
+
+        ``shutdown`` counts ``conn`` as open, as it does an active request,
+        and closes it at its timeout; ``close`` closes it at once. To end
+        the connection's protocol gracefully when shutdown starts, pair this
+        with ``register_on_shutdown``."""
+        self._hijacked.add(conn)
+
+        def release() -> None:
+            if conn in self._hijacked:
+                self._hijacked.discard(conn)
+                if self._waiters:
+                    self._notify()
+
+        return release
+
     def set_keep_alives_enabled(self, on: bool) -> None:
         self._keep_alives = bool(on)
         self._update_flags()
@@ -336,7 +377,7 @@ class Server:
                     else:
                         when = cs.created + 5.0
                         young = when if young is None else min(young, when)
-            if not self._conns:
+            if not self._conns and not self._hijacked:
                 self._finished()
                 return True
             if deadline is not None and now >= deadline:
@@ -382,6 +423,8 @@ class Server:
     def _close_all(self) -> None:
         for cs in list(self._conns):
             cs.c.close()
+        for c in list(self._hijacked):
+            c.close()
 
 
 def listen_and_serve(addr: str, handler: Any = None) -> None:
