@@ -63,10 +63,12 @@ def _reject(w: Any, r: Any, status: int, text: str, header: dict | None = None) 
     h = w.header()
     for k, v in (header or {}).items():
         h.set(k, v)
+    body = text.encode() + b"\n"
     h.set("Content-Type", "text/plain; charset=utf-8")
+    h.set("Content-Length", str(len(body)))
     h.set("Connection", "close")
     w.write_header(status)
-    w.write(text.encode() + b"\n")
+    w.write(body)
     w.flush()
     return HandshakeError(f"websocket: {r.remote_addr} {r.method} {r.request_uri}: {text}", status)
 
