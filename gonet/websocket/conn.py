@@ -41,6 +41,7 @@ from typing import Any
 
 from wsproto.connection import Connection, ConnectionState
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage
+from wsproto.frame_protocol import CloseReason
 
 from gonet.net import DeadlineExceededError
 from gonet.runtime.sched import get_sched
@@ -57,6 +58,10 @@ OPEN, CLOSING, CLOSED = "open", "closing", "closed"
 
 _TEXT, _BINARY = 0x1, 0x2
 _READ_SIZE = 65536
+#: After failing a connection: how long, and how many bytes, to read and
+#: drop before closing (see WebSocket._linger).
+_LINGER = 1.0
+_LINGER_BYTES = 4 << 20
 #: With permessage-deflate, bytes are fed to the inflater in pieces this big,
 #: so one read cannot inflate to more than about 1,000 times it before the
 #: size check runs (a deflate bomb).
@@ -421,8 +426,10 @@ class WebSocket:
             self._close_sent = True
             ws = self._ws
             if ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
+                if code is None:
+                    code = CloseReason.NO_STATUS_RCVD  # wsproto's token for an empty close frame
                 try:
-                    self._conn.write(ws.send(CloseConnection(code=code or 1005, reason=reason)))
+                    self._conn.write(ws.send(CloseConnection(code=code, reason=reason)))
                 except OSError:
                     self._finish()
         finally:
@@ -572,8 +579,28 @@ class WebSocket:
         self._err = Closed(code, reason, self._peer)
         self._state = CLOSED
         self._send_close(code, reason)
+        self._linger()
         self._finish()
         raise self._err
+
+    def _linger(self) -> None:
+        """Before closing on a failure, end our side and read what the peer
+        still sends, briefly: closing a socket with unread bytes sends a TCP
+        reset, which can destroy our close frame before the peer reads it."""
+        if self._conn_closed:
+            return
+        conn = self._conn
+        try:
+            conn.close_write()
+            conn.set_read_deadline(_monotonic() + _LINGER)
+            left = _LINGER_BYTES
+            while left > 0:
+                data = conn.read(_READ_SIZE)
+                if not data:
+                    break
+                left -= len(data)
+        except OSError:
+            pass
 
     def _abort(self, code: int, reason: str) -> None:
         """The TCP connection ended or broke under us: nothing to send."""
