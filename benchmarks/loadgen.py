@@ -4,7 +4,8 @@
   thread, so that on a 2-core machine the server and the client each get a
   core. When wrk is missing, the bundled C client in ``http`` mode stands in
   (same shape: keep-alive, one request in flight per connection).
-- TCP echo ping-pong and the idle-connection holder: the bundled C client
+- TCP echo ping-pong, WebSocket echo ping-pong and the idle-connection
+  holder (keep-alive HTTP or open WebSockets): the bundled C client
   (``c/loadgen.c``), compiled with the machine's ``cc`` into ``.build/`` the
   first time it is needed (and again when the source changes).
 
@@ -83,11 +84,14 @@ def _run_json(argv: list[str], timeout: float) -> dict:
     return out
 
 
-def echo_load(port: int, conns: int, size: int, duration: float, warmup: float) -> dict:
-    """TCP ping-pong: messages/s over ``conns`` connections, ``size``-byte messages."""
+def echo_load(port: int, conns: int, size: int, duration: float, warmup: float,
+              mode: str = "echo", path: str = "/") -> dict:
+    """Ping-pong: messages/s over ``conns`` connections, ``size``-byte messages;
+    ``mode="ws"``: WebSocket text frames after an upgrade to ``path``."""
     exe = build_c_client()
-    out = _run_json([str(exe), "echo", "-p", str(port), "-c", str(conns), "-s", str(size),
-                     "-d", str(duration), "-w", str(warmup)], timeout=duration + warmup + 30)
+    out = _run_json([str(exe), mode, "-p", str(port), "-c", str(conns), "-s", str(size),
+                     "-d", str(duration), "-w", str(warmup), "-P", path],
+                    timeout=duration + warmup + 30)
     return {"rate": out["rate"], "p50_ms": out["p50_ms"], "p99_ms": out["p99_ms"],
             "errors": out["errors"], "connections": out["connections"], "tool": "loadgen.c"}
 
@@ -229,8 +233,8 @@ class IdleHolder:
     the server had closed meanwhile.
     """
 
-    def __init__(self, port: int, conns: int, path: str = "/") -> None:
-        self.argv = [str(build_c_client()), "idle", "-p", str(port), "-c", str(conns), "-P", path]
+    def __init__(self, port: int, conns: int, path: str = "/", mode: str = "idle") -> None:
+        self.argv = [str(build_c_client()), mode, "-p", str(port), "-c", str(conns), "-P", path]
         self.proc: subprocess.Popen | None = None
 
     def open(self, timeout: float = 180.0) -> dict:

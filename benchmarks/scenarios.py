@@ -302,10 +302,11 @@ def _run_program_round(st: Settings, r: Row, args: list[str]) -> None:
 
 
 class EchoScenario(Scenario):
-    """TCP ping-pong with the C client: ``conns`` connections, ``size``-byte messages."""
+    """Ping-pong with the C client: ``conns`` connections, ``size``-byte messages;
+    ``mode="ws"``: WebSocket text frames (the client upgrades first)."""
 
     def __init__(self, name: str, title: str, servers: list[Spec], size: int = 100,
-                 description: str = "") -> None:
+                 description: str = "", mode: str = "echo") -> None:
         metrics = [
             Metric("rate", "messages/s", ratio=True),
             Metric("p50_ms", "p50 ms", "{:.2f}", higher_is_better=False),
@@ -313,6 +314,7 @@ class EchoScenario(Scenario):
         ]
         super().__init__(name, title, servers, metrics, description)
         self.size = size
+        self.mode = mode
 
     def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
         exe, why = loadgen.c_client_or_none()
@@ -321,7 +323,8 @@ class EchoScenario(Scenario):
             for r in rows:
                 r.status, r.reason = "skipped", why
             return
-        res.notes.append(f"loadgen.c echo: {st.conns} connections, {self.size}-byte messages, "
+        what = "ws (WebSocket text frames):" if self.mode == "ws" else f"{self.mode}:"
+        res.notes.append(f"loadgen.c {what} {st.conns} connections, {self.size}-byte messages, "
                          f"one in flight per connection, {st.duration:g} s x {st.rounds} rounds")
         procs = _start_all(st, rows, self.name)
         try:
@@ -331,7 +334,7 @@ class EchoScenario(Scenario):
                     p = procs[r.spec.name]
                     warm = st.warmup if i == 0 else min(st.warmup, 0.5)
                     _sample(st, r, p, lambda p=p, w=warm: loadgen.echo_load(
-                        p.port, st.conns, self.size, st.duration, w))
+                        p.port, st.conns, self.size, st.duration, w, self.mode))
                     if r.samples and len(r.samples) == i + 1:
                         st.log(f"  {r.spec.label}: {r.samples[-1]['rate']:,.0f} messages/s")
         finally:
@@ -628,3 +631,10 @@ register(FanoutScenario(
     description="requests/s through one upstream call per request, and the p99 of an "
                 "instant route meanwhile; gonet patched and gunicorn gevent run the same "
                 "WSGI app with requests"))
+
+# issue 18: WebSocket echo
+register(EchoScenario(
+    "websocket", "10. WebSocket echo (100-byte text messages)", specs.WEBSOCKET_SERVERS,
+    size=100, mode="ws",
+    description="one WebSocket per connection, one message in flight each; loadgen.c masks "
+                "its frames as a client must"))

@@ -108,3 +108,17 @@ FANOUT_SERVERS = [
     Spec("gonet-fanout-client", "gonet.http, gonet's client", "gonet_fanout_client.py",
          ("gonet",), gonet=True),
 ]
+
+# -- issue 18: WebSocket echo ---------------------------------------------------------
+GONET_WEBSOCKET = Spec("gonet-websocket", "gonet.websocket", "gonet_websocket.py",
+                       ("gonet", "wsproto"), gonet=True)
+WEBSOCKET_SERVERS = [
+    GONET_WEBSOCKET,
+    Spec("websockets-asyncio", "websockets asyncio server", "websockets_asyncio.py",
+         ("websockets",)),
+    Spec("uvicorn-ws-websockets", "uvicorn h11/asyncio, ws=websockets", "uvicorn_ws.py",
+         ("uvicorn", "websockets"), extra_args=("--ws", "websockets")),
+    Spec("uvicorn-ws-wsproto", "uvicorn h11/asyncio, ws=wsproto", "uvicorn_ws.py",
+         ("uvicorn", "wsproto"), extra_args=("--ws", "wsproto")),
+    Spec("go-websocket", "Go net/http Hijack, frames by hand (1 core)", "go_websocket.py"),
+]

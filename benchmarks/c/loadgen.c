@@ -3,7 +3,7 @@
  *
  * Layer: benchmarks, outside gonet. One single-threaded epoll loop that drives
  * many connections, so the client costs little CPU next to a Python server.
- * Three modes:
+ * Five modes:
  *
  *   echo  -p PORT -c CONNS -s SIZE -d SECS -w WARMUP
  *         TCP ping-pong: every connection sends SIZE bytes, waits until SIZE
@@ -19,8 +19,16 @@
  *         keep-alive connection on the server. Prints one JSON line when all
  *         are open, then holds them until stdin reaches EOF, counting the ones
  *         the server closes meanwhile, and prints a second JSON line.
+ *   ws    -p PORT -c CONNS -s SIZE -d SECS -w WARMUP [-P PATH]
+ *         WebSocket ping-pong: each connection upgrades (GET with
+ *         Upgrade: websocket, waits for the 101), then sends one masked text
+ *         frame of SIZE bytes and waits for the server's unmasked frame of
+ *         SIZE bytes back (an echo), and again. SIZE < 65536.
+ *   wsidle -p PORT -c CONNS [-P PATH]
+ *         As idle, with a WebSocket upgrade instead of a GET: holds CONNS
+ *         open WebSockets that send nothing.
  *
- * Per-connection state machine (echo/http): SENDING (part of the request is
+ * Per-connection state machine (echo/http/ws): SENDING (part of the request is
  * still unwritten; EPOLLOUT armed) -> WAITING (request written, collecting the
  * reply) -> reply complete: record latency, back to SENDING. In idle mode:
  * CONNECTING -> SENDING -> WAITING -> IDLE (watching only for a close).
@@ -65,6 +73,9 @@ static double duration = 5.0, warmup = 1.0;
 static const char *path = "/";
 static char req[1024];
 static size_t reqlen;
+static int ws; /* ws/wsidle: the request is an upgrade, the reply a 101 head */
+static char *wsframe; /* ws: one masked text frame of msgsize bytes */
+static size_t wsframelen, wsreplylen;
 static struct sockaddr_in addr;
 
 static double now(void) {
@@ -131,6 +142,7 @@ static long http_complete(conn_t *c, int *status, int *closing) {
     if (!end) return c->got >= BUFSZ - 1 ? -1 : 0;
     size_t head = (size_t)(end - c->buf) + 4;
     *status = atoi(c->buf + 9);
+    if (ws) { *closing = 0; return *status == 101 && head == c->got ? (long)head : -1; }
     long cl = -1;
     *closing = 0;
     for (char *line = strstr(c->buf, "\r\n"); line && line < end; line = strstr(line + 2, "\r\n")) {
@@ -172,15 +184,57 @@ static int send_req(conn_t *c, const char *data, size_t len, double t) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: loadgen echo|http|idle -p PORT [-c CONNS] [-s SIZE] [-d SECS] [-w SECS] [-P PATH]\n");
+    fprintf(stderr, "usage: loadgen echo|http|idle|ws|wsidle -p PORT [-c CONNS] [-s SIZE] [-d SECS] [-w SECS] [-P PATH]\n");
     exit(2);
+}
+
+/* ws: upgrade a connected socket, blocking on a private epoll (5 s at most). 0 ok. */
+static int ws_upgrade(int fd) {
+    if (write(fd, req, reqlen) != (ssize_t)reqlen) return -1;
+    char buf[BUFSZ];
+    size_t got = 0;
+    int pe = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    epoll_ctl(pe, EPOLL_CTL_ADD, fd, &ev);
+    int rc = -1;
+    double end = now() + 5.0;
+    while (now() < end) {
+        ssize_t r = read(fd, buf + got, sizeof buf - 1 - got);
+        if (r == 0) break;
+        if (r < 0) {
+            if (errno != EAGAIN) break;
+            epoll_wait(pe, &ev, 1, 100);
+            continue;
+        }
+        got += (size_t)r;
+        buf[got] = 0;
+        char *e = memmem(buf, got, "\r\n\r\n", 4);
+        if (e) { rc = (atoi(buf + 9) == 101 && (size_t)(e - buf) + 4 == got) ? 0 : -1; break; }
+        if (got >= sizeof buf - 1) break;
+    }
+    close(pe);
+    return rc;
+}
+
+static void ws_build_frame(void) {
+    static const unsigned char key[4] = {0x37, 0xfa, 0x21, 0x3d};
+    size_t hl = msgsize < 126 ? 2 : 4;
+    wsframelen = hl + 4 + (size_t)msgsize;
+    wsframe = malloc(wsframelen);
+    wsframe[0] = (char)0x81; /* FIN, text */
+    if (msgsize < 126) wsframe[1] = (char)(0x80 | msgsize);
+    else { wsframe[1] = (char)(0x80 | 126); wsframe[2] = (char)(msgsize >> 8); wsframe[3] = (char)(msgsize & 0xff); }
+    memcpy(wsframe + hl, key, 4);
+    for (int i = 0; i < msgsize; i++) wsframe[hl + 4 + i] = (char)('x' ^ key[i % 4]);
+    wsreplylen = hl + (size_t)msgsize; /* the server's frame: same header, no mask */
 }
 
 static int run_loop(int http) {
     char *msg = malloc(msgsize);
     memset(msg, 'x', msgsize);
-    const char *payload = http ? req : msg;
-    size_t plen = http ? reqlen : (size_t)msgsize;
+    const char *payload = http ? req : ws ? wsframe : msg;
+    size_t plen = http ? reqlen : ws ? wsframelen : (size_t)msgsize;
+    size_t want = ws ? wsreplylen : (size_t)msgsize;
     conn_t *cs = calloc(nconns, sizeof *cs);
     ep = epoll_create1(0);
     int open_ok = 0, errors = 0, reconnects = 0;
@@ -188,6 +242,7 @@ static int run_loop(int http) {
         int inprog;
         cs[i].fd = open_socket(0, &inprog);
         if (cs[i].fd < 0) { errors++; cs[i].state = ST_CLOSED; continue; }
+        if (ws && ws_upgrade(cs[i].fd) < 0) { errors++; close(cs[i].fd); cs[i].state = ST_CLOSED; continue; }
         open_ok++;
         cs[i].state = ST_WAITING;
         arm(&cs[i], EPOLLIN, EPOLL_CTL_ADD);
@@ -224,7 +279,7 @@ static int run_loop(int http) {
                     if (len < 0) goto broken;
                     complete = len > 0;
                 } else {
-                    complete = c->got >= (size_t)msgsize;
+                    complete = c->got >= want;
                 }
                 if (!complete) continue;
                 if (t >= tstart) {
@@ -261,7 +316,7 @@ static int run_loop(int http) {
     printf("{\"mode\": \"%s\", \"connections\": %d, \"seconds\": %.3f, \"count\": %llu, "
            "\"rate\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"errors\": %d, "
            "\"non2xx\": %llu, \"reconnects\": %d, \"over_2s\": %llu}\n",
-           http ? "http" : "echo", open_ok, elapsed, (unsigned long long)total, total / elapsed,
+           http ? "http" : ws ? "ws" : "echo", open_ok, elapsed, (unsigned long long)total, total / elapsed,
            percentile(total, 0.50), percentile(total, 0.99), errors,
            (unsigned long long)non2xx, reconnects, (unsigned long long)hist_over);
     return 0;
@@ -289,8 +344,8 @@ static int run_idle(void) {
         }
         if (next >= nconns && inflight == 0 && idle + failed + closed >= nconns) {
             if (t0 > 0) {
-                printf("{\"mode\": \"idle\", \"opened\": %d, \"failed\": %d, \"seconds\": %.3f}\n",
-                       idle, failed + closed, now() - t0);
+                printf("{\"mode\": \"%s\", \"opened\": %d, \"failed\": %d, \"seconds\": %.3f}\n",
+                       ws ? "wsidle" : "idle", idle, failed + closed, now() - t0);
                 fflush(stdout);
                 t0 = 0;
             }
@@ -374,11 +429,23 @@ int main(int argc, char **argv) {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) { fprintf(stderr, "bad host %s\n", host); return 2; }
-    reqlen = (size_t)snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n\r\n", path, host, port);
+    ws = strcmp(mode, "ws") == 0 || strcmp(mode, "wsidle") == 0;
+    if (ws) {
+        if (msgsize >= 65536) usage();
+        reqlen = (size_t)snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n"
+                                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                  "Sec-WebSocket-Version: 13\r\n\r\n", path, host, port);
+        ws_build_frame();
+    } else {
+        reqlen = (size_t)snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n\r\n", path, host, port);
+    }
     hist = calloc(HIST_US, sizeof *hist);
     if (strcmp(mode, "echo") == 0) return run_loop(0);
     if (strcmp(mode, "http") == 0) return run_loop(1);
     if (strcmp(mode, "idle") == 0) return run_idle();
+    if (strcmp(mode, "ws") == 0) return run_loop(0);
+    if (strcmp(mode, "wsidle") == 0) return run_idle();
     usage();
     return 2;
 }
