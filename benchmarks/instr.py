@@ -12,6 +12,8 @@ trips or HTTP requests) the client counted::
     python -m benchmarks.instr http --server servers/uvicorn_h11.py --python python3.13
     python -m benchmarks.instr https           # gonet_https.py; the client: tlsload.py
     python -m benchmarks.instr https --server "servers/uvicorn_tls.py --fast"
+    python -m benchmarks.instr ws              # gonet_websocket.py, 100-byte text echo
+    python -m benchmarks.instr ws --server "servers/uvicorn_ws.py --ws wsproto"
 
 Needs valgrind (``apt-get install -y valgrind``) and a C compiler for the client.
 """
@@ -33,7 +35,7 @@ from benchmarks.loadgen import build_c_client
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SERVER = {"echo": "servers/gonet_echo.py", "http": "servers/gonet_http.py",
-                  "https": "servers/gonet_https.py"}
+                  "https": "servers/gonet_https.py", "ws": "servers/gonet_websocket.py"}
 
 
 def _free_port() -> int:
@@ -59,7 +61,7 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
 
 def _load(client: Path, mode: str, port: int, conns: int, seconds: float) -> dict:
     argv = [str(client), mode, "-p", str(port), "-c", str(conns), "-d", str(seconds), "-w", "0"]
-    if mode == "echo":
+    if mode in ("echo", "ws"):
         argv += ["-s", "100"]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -123,7 +125,7 @@ def measure(mode: str, server: str, python: str, conns: int, seconds: float,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.instr", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=("echo", "http", "https"))
+    p.add_argument("mode", choices=("echo", "http", "https", "ws"))
     p.add_argument("--server", help="server script under benchmarks/, with its arguments "
                                     "(default: gonet's)")
     p.add_argument("--python", default=sys.executable, help="interpreter to run it with")

@@ -416,8 +416,10 @@ class ServerConn:
                 ret = h(w, req)
             except Exception as e:  # noqa: BLE001 - a handler's failure is reported, never fatal
                 if w.hijacked:
-                    cfg.log.error("http: handler for hijacked connection %s raised", self.remote,
-                                  exc_info=e)
+                    # The peer going away (a ConnectionError) is no news.
+                    if not isinstance(e, (ConnectionError, AbortHandler)):
+                        cfg.log.error("http: handler for hijacked connection %s raised",
+                                      self.remote, exc_info=e)
                     return False
                 self._handler_failed(e, w, req)
                 return False

@@ -58,6 +58,8 @@ OPEN, CLOSING, CLOSED = "open", "closing", "closed"
 
 _TEXT, _BINARY = 0x1, 0x2
 _READ_SIZE = 65536
+#: The largest data frame _read parses itself; longer ones stream through wsproto.
+_FAST_MAX = 65536
 #: After failing a connection: how long, and how many bytes, to read and
 #: drop before closing (see WebSocket._linger).
 _LINGER = 1.0
@@ -90,12 +92,14 @@ def close_code_text(code: int) -> str:
     return _CODE_TEXT.get(code, "")
 
 
-class Closed(Exception):
+class Closed(ConnectionError):
     """The WebSocket is closed: ``code`` and ``reason`` are the close frame's.
 
     The peer's close frame when the peer closed; ours when this end closed
     (``close()``) or failed the connection on a protocol error (1002, 1007,
     1009, ...); 1006 when the TCP connection ended without a close frame.
+    A ConnectionError, so a handler that lets it out is not logged by the
+    HTTP server (the peer went away, as with a reset).
     """
 
     def __init__(self, code: int, reason: str = "", peer: str = "") -> None:
@@ -195,7 +199,15 @@ class WebSocket:
         self._conn_closed = False
         self._rdl: float | None = None  # the read deadline, for ping's wait
         self._inbox: deque = deque()  # messages ping() read before its pong
-        self._unfed: Any = b""  # read but not yet fed to the inflater (see _read)
+        # The read side's buffer and frame tracking (see _read).
+        self._buf = b""
+        self._fast = not extensions  # frames simple enough are parsed here
+        self._masked = not client  # frames from a client are masked, from a server not
+        self._slow_left = 0  # bytes of the current frame still to feed to wsproto
+        self._frag = False  # a fragmented message is under way (in wsproto's hands)
+        self._fed = False  # wsproto got bytes since its events were last drained
+        self._parts: list = []  # pieces of a message wsproto is delivering
+        self._parts_size = 0
         self._pings: dict[bytes, Any] = {}  # payload -> waiting goroutine (or True: arrived)
         self._closer: Any = None  # the goroutine in close() waiting for the reader
         self._on_finish: list[Callable[[], Any]] = []
@@ -281,47 +293,104 @@ class WebSocket:
     def _read(self, pong: bytes | None) -> Any:
         """Read until a whole message is in (returned), or, with ``pong``,
         until that pong has arrived (returns None). The caller holds the
-        read turn. Control frames are handled on the way."""
+        read turn. Control frames are handled on the way.
+
+        Bytes go from the Conn into ``_buf``; at each frame boundary the
+        fast path takes a whole, final, unfragmented data frame of at most
+        ``_FAST_MAX`` bytes (no reserved bits, masked as it must be, its
+        text valid UTF-8) itself; every other frame is fed to wsproto whole
+        (``_slow_left`` counts what is left of it), so wsproto sees only
+        whole frames and its state stays exact. With an extension
+        (permessage-deflate) every byte goes to wsproto.
+        """
         if self._close_rcvd or self._conn_closed:
             raise self._err  # type: ignore[misc]  # set whenever either is
         ws = self._ws
         conn = self._conn
-        parts: list | None = None
-        size = 0
         limit = self.max_message_size
+        fast = self._fast
         while True:
-            for ev in ws.events():
-                t = type(ev)
-                if t is TextMessage or t is BytesMessage:
-                    data = ev.data
-                    if ev.message_finished and parts is None:
-                        if limit is not None and len(data) > limit // 4 and _size(data) > limit:
-                            self._fail(1009, f"message of {_size(data)} bytes, "
-                                             f"more than the limit of {limit}")
-                        return data
-                    if parts is None:
-                        parts = []
-                    parts.append(data)
-                    size += _size(data)
-                    if limit is not None and size > limit:
-                        self._fail(1009, f"message of more than {limit} bytes")
-                    if ev.message_finished:
-                        return "".join(parts) if t is TextMessage else b"".join(parts)
-                elif t is Ping:
-                    self._pong(ev.payload)
-                elif t is Pong:
-                    self._got_pong(ev.payload)
-                    if pong is not None and self._pings.get(pong) is True:
-                        return None
-                elif t is CloseConnection:
-                    self._on_close_frame(ev)
-            if pong is not None and self._pings.get(pong) is True:
-                return None
-            unfed = self._unfed
-            if unfed:
-                self._unfed = unfed[_DEFLATE_FEED:]
-                ws.receive_data(bytes(unfed[:_DEFLATE_FEED]))
-                continue
+            if self._fed:
+                for ev in ws.events():
+                    t = type(ev)
+                    if t is TextMessage or t is BytesMessage:
+                        msg = self._piece(ev.data, ev.message_finished, t is TextMessage, limit)
+                        if msg is not None:
+                            return msg
+                    elif t is Ping:
+                        self._pong(ev.payload)
+                    elif t is Pong:
+                        self._got_pong(ev.payload)
+                    elif t is CloseConnection:
+                        self._on_close_frame(ev)
+                self._fed = False  # only once drained: a return above leaves events queued
+                if pong is not None and self._pings.get(pong) is True:
+                    return None
+            buf = self._buf
+            if buf:
+                if not fast:
+                    self._buf = b""
+                    self._feed(buf)
+                    continue
+                left = self._slow_left
+                if left:
+                    if len(buf) <= left:
+                        self._buf = b""
+                        self._slow_left = left - len(buf)
+                        self._feed(buf)
+                    else:
+                        self._buf = buf[left:]
+                        self._slow_left = 0
+                        self._feed(buf[:left])
+                    continue
+                # A frame boundary: parse the header.
+                nb = len(buf)
+                if nb >= 2:
+                    b0 = buf[0]
+                    b1 = buf[1]
+                    n = b1 & 0x7F
+                    hl = 2
+                    minimal = True  # the length in the fewest bytes (RFC 6455 5.2)
+                    if n == 126:
+                        hl = 4
+                        n = int.from_bytes(buf[2:4], "big") if nb >= 4 else -1
+                        minimal = n > 125
+                    elif n == 127:
+                        hl = 10
+                        n = int.from_bytes(buf[2:10], "big") if nb >= 10 else -1
+                        minimal = n > 65535
+                    if b1 & 0x80:
+                        hl += 4
+                    if n >= 0 and nb >= hl:
+                        op = b0 & 0x0F
+                        total = hl + n
+                        if limit is not None and n > limit and op <= 2 and minimal:
+                            self._fail(1009, f"frame of {n} bytes, more than the message "
+                                             f"limit of {limit}")
+                        if (b0 & 0xF0 == 0x80 and (op == 1 or op == 2) and not self._frag
+                                and bool(b1 & 0x80) is self._masked and n <= _FAST_MAX
+                                and minimal):
+                            if nb >= total:
+                                if self._masked:
+                                    data = _unmask(buf[hl - 4:hl], buf[hl:total], n)
+                                else:
+                                    data = buf[hl:total]
+                                self._buf = buf[total:]
+                                if op == 2:
+                                    return data
+                                try:
+                                    return data.decode()
+                                except UnicodeDecodeError:
+                                    self._fail(1007, "invalid UTF-8 in a text message")
+                            # else: wait for the rest of the frame
+                        else:
+                            # Anything else goes to wsproto whole.
+                            if op == 0 and b0 & 0x80:
+                                self._frag = False
+                            elif (op == 1 or op == 2) and not b0 & 0x80:
+                                self._frag = True
+                            self._slow_left = total
+                            continue
             try:
                 data = conn.read(_READ_SIZE)
             except DeadlineExceededError:
@@ -332,11 +401,37 @@ class WebSocket:
                 self._abort(1006, f"read failed: {e}")
             if not data:
                 self._abort(1006, "connection closed without a close frame")
-            if self._deflate and len(data) > _DEFLATE_FEED:
-                # Inflate in small pieces, checking sizes between them.
-                self._unfed = memoryview(data)
-                continue
-            ws.receive_data(data)
+            self._buf = buf + data if buf else data
+
+    def _feed(self, data: bytes) -> None:
+        """Give bytes to wsproto; with permessage-deflate in pieces of
+        ``_DEFLATE_FEED``, so that the size check runs between them (one
+        piece cannot inflate to more than about 1,000 times its size)."""
+        self._fed = True
+        if not self._deflate or len(data) <= _DEFLATE_FEED:
+            self._ws.receive_data(data)
+            return
+        self._ws.receive_data(data[:_DEFLATE_FEED])
+        self._buf = data[_DEFLATE_FEED:] + self._buf
+
+    def _piece(self, data: Any, finished: bool, text: bool, limit: int | None) -> Any:
+        """A piece of a message from wsproto: the whole message once it is
+        complete, else None (the pieces are kept across calls: ping may
+        stop reading between two of them)."""
+        parts = self._parts
+        if finished and not parts:
+            if limit is not None and len(data) > limit // 4 and _size(data) > limit:
+                self._fail(1009, f"message of {_size(data)} bytes, more than the limit of {limit}")
+            return data
+        parts.append(data)
+        self._parts_size += _size(data)
+        if limit is not None and self._parts_size > limit:
+            self._fail(1009, f"message of more than {limit} bytes")
+        if not finished:
+            return None
+        self._parts = []
+        self._parts_size = 0
+        return "".join(parts) if text else b"".join(parts)
 
     def _on_close_frame(self, ev: CloseConnection) -> None:
         """A close frame arrived, or wsproto reports a protocol error as one.
@@ -645,6 +740,14 @@ class WebSocket:
                 self.close(1011, "internal error")
             except OSError:
                 pass
+
+
+def _unmask(key: bytes, payload: bytes, n: int) -> bytes:
+    """XOR ``payload`` with the repeated 4-byte ``key`` (RFC 6455 5.3)."""
+    if n == 0:
+        return b""
+    k = int.from_bytes((key * ((n >> 2) + 1))[:n], "little")
+    return (int.from_bytes(payload, "little") ^ k).to_bytes(n, "little")
 
 
 def _size(data: str | bytes) -> int:
