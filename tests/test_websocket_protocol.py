@@ -426,3 +426,73 @@ def test_protocol_errors_free_the_connection_slot(server):
     p.send(frame(TEXT, b"alive"))
     assert p.message() == "alive"
     p.close()
+
+
+# -- frame boundaries: wsproto's frames and the fast path's, mixed in one read ---------
+
+
+def test_mixed_frames_in_one_write_keep_their_order(server):
+    p = Peer(server)
+    big = b"B" * 70000  # longer than the fast path takes: streamed through wsproto
+    p.send(frame(TEXT, b"a"), frame(BINARY, big), frame(TEXT, b"f1", fin=False),
+           frame(PING, b"mid"), frame(CONT, b"f2"), frame(TEXT, b"z"), frame(BINARY, b""))
+    assert p.message() == "a"
+    assert p.message() == big
+    assert p.event().payload == b"mid"
+    assert p.message() == "f1f2"
+    assert p.message() == "z"
+    assert p.message() == b""
+    p.close()
+
+
+@pytest.mark.parametrize("head", [
+    bytes((0x81, 0x80 | 127)) + struct.pack("!Q", 5),  # 8-byte length for 5 bytes
+    bytes((0x81, 0x80 | 127)) + struct.pack("!Q", 300),  # 8-byte length for 300 bytes
+])
+def test_non_minimal_lengths_are_a_protocol_error(server, head):
+    p = Peer(server)
+    n = struct.unpack("!Q", head[2:])[0]
+    p.send(head + b"\x00\x00\x00\x00" + b"x" * n)
+    assert p.expect_close() == 1002
+
+
+def test_the_client_refuses_a_masked_frame_from_the_server(run):
+    def body():
+        from wsproto.utilities import generate_accept_token
+
+        import gonet
+
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+
+        def server():
+            c = ln.accept()
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += c.read(4096)
+            key = next(h.split(b":", 1)[1].strip() for h in head.split(b"\r\n")
+                       if h.lower().startswith(b"sec-websocket-key"))
+            c.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + generate_accept_token(key)
+                    + b"\r\n\r\n" + frame(TEXT, b"masked by a server"))
+            got = b""
+            while True:
+                d = c.read(4096)
+                if not d:
+                    break
+                got += d
+            c.close()
+            return got
+
+        g = gonet.go(server)
+        ws = websocket.dial(f"ws://{ln.addr}/", timeout=5)
+        with pytest.raises(websocket.Closed) as ei:
+            ws.recv()
+        assert ei.value.code == 1002
+        got = g.join(5)
+        assert got[0] == 0x88 and got[1] & 0x80  # a masked close frame from the client...
+        key = got[2:6]
+        code = bytes(b ^ key[i % 4] for i, b in enumerate(got[6:8]))
+        assert code == b"\x03\xea"  # ...with 1002
+        ln.close()
+
+    run(body)

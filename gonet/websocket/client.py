@@ -85,7 +85,7 @@ def dial(url: str, timeout: float | None = None, *, subprotocols: list[str] | No
         conn.write(wsc.send(Request(host=host_header, target=target,
                                     subprotocols=list(subprotocols or []),
                                     extensions=offer, extra_headers=extra)))
-        accepted = _read_answer(url, conn, wsc)
+        accepted, rest = _read_answer(url, conn, wsc)
         conn.set_deadline(None)
     except BaseException:
         conn.close()
@@ -97,18 +97,54 @@ def dial(url: str, timeout: float | None = None, *, subprotocols: list[str] | No
         if isinstance(e, PerMessageDeflate) and e.enabled():
             ext = "permessage-deflate"
     return WebSocket(conn, proto, client=True, subprotocol=accepted.subprotocol,
-                     extensions=ext, max_message_size=max_message_size)
+                     extensions=ext, max_message_size=max_message_size, buffered=rest)
 
 
-def _read_answer(url: str, conn: Any, wsc: WSConnection) -> AcceptConnection:
+def _read_answer(url: str, conn: Any, wsc: WSConnection) -> tuple[AcceptConnection, bytes]:
+    """The server's answer: (the accept, the bytes after its head), or DialError.
+
+    wsproto gets the head alone: frames the server sent right behind it are
+    the WebSocket's to parse (see WebSocket's ``buffered``)."""
+    head = b""
+    while True:
+        data = conn.read(65536)
+        if not data:
+            raise DialError(f"websocket: dial {url}: connection closed during the handshake")
+        head += data
+        end = head.find(b"\r\n\r\n")
+        if end >= 0:
+            break
+        if len(head) > _MAX_ANSWER:
+            raise DialError(f"websocket: dial {url}: handshake answer longer than "
+                            f"{_MAX_ANSWER} bytes")
+    head, rest = head[:end + 4], head[end + 4:]
+    try:
+        wsc.receive_data(head)
+        status = 0
+        for ev in wsc.events():
+            if isinstance(ev, AcceptConnection):
+                return ev, rest
+            if isinstance(ev, RejectConnection):
+                status = ev.status_code
+                if not ev.has_body:
+                    raise DialError(f"websocket: dial {url}: the server answered "
+                                    f"{status} instead of 101", status)
+                break
+        if rest:
+            wsc.receive_data(rest)
+    except RemoteProtocolError as e:
+        raise DialError(f"websocket: dial {url}: bad handshake answer: {e}") from None
+    _read_refusal(url, conn, wsc, status)
+    raise AssertionError("unreachable")
+
+
+def _read_refusal(url: str, conn: Any, wsc: WSConnection, status: int) -> None:
+    """Read a refusal's body (up to _MAX_ANSWER bytes) and raise DialError."""
     got = 0
-    status = 0
     body = bytearray()
     while True:
         try:
             for ev in wsc.events():
-                if isinstance(ev, AcceptConnection):
-                    return ev
                 if isinstance(ev, RejectConnection):
                     status = ev.status_code
                     if not ev.has_body:

@@ -175,7 +175,9 @@ class WebSocket:
 
     def __init__(self, conn: Any, proto: Connection, *, client: bool,
                  subprotocol: str | None = None, extensions: str = "", request: Any = None,
-                 max_message_size: int | None = 1 << 20) -> None:
+                 max_message_size: int | None = 1 << 20, buffered: bytes = b"") -> None:
+        """``proto`` must hold no bytes yet: the bytes read past the
+        handshake are ``buffered`` (this end parses frame boundaries itself)."""
         self._conn = conn
         self._ws = proto
         self.client = client
@@ -200,7 +202,7 @@ class WebSocket:
         self._rdl: float | None = None  # the read deadline, for ping's wait
         self._inbox: deque = deque()  # messages ping() read before its pong
         # The read side's buffer and frame tracking (see _read).
-        self._buf = b""
+        self._buf = bytes(buffered)
         self._fast = not extensions  # frames simple enough are parsed here
         self._masked = not client  # frames from a client are masked, from a server not
         self._slow_left = 0  # bytes of the current frame still to feed to wsproto
