@@ -496,3 +496,22 @@ def test_the_client_refuses_a_masked_frame_from_the_server(run):
         ln.close()
 
     run(body)
+
+
+def test_frames_sent_right_behind_the_upgrade_request(server):
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    ENDED["eager"] = queue.Queue()
+    s.sendall(f"GET /?id=eager HTTP/1.1\r\nHost: {server.addr}\r\nUpgrade: websocket\r\n"
+              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+              + frame(TEXT, b"eager") + frame(BINARY, b"x" * 70000) + frame(TEXT, b"more"))
+    data = b""
+    while not data.endswith(b"\x81\x04more"):
+        chunk = s.recv(65536)
+        assert chunk, data[:300]
+        data += chunk
+    head, frames = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 101 ")
+    assert frames == (b"\x81\x05eager" + b"\x82\x7f" + struct.pack("!Q", 70000) + b"x" * 70000
+                      + b"\x81\x04more")
+    s.close()
