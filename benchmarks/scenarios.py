@@ -358,28 +358,44 @@ class IdleScenario(Scenario):
     """
 
     def __init__(self, name: str, title: str, servers: list[Spec], max_rounds: int = 2,
-                 description: str = "") -> None:
+                 description: str = "", mode: str = "http", max_idle: int | None = None) -> None:
+        unit = "msg/s" if mode == "ws" else "req/s"
         metrics = [
             Metric("rss_per_conn_kb", "KB RSS/idle conn", "{:.2f}", higher_is_better=False,
                    ratio=True),
-            Metric("rate_base", "req/s alone"),
-            Metric("rate_idle", "req/s w/ idle"),
+            Metric("rate_base", f"{unit} alone"),
+            Metric("rate_idle", f"{unit} w/ idle"),
             Metric("idle_fraction", "w/ idle / alone", "{:.2f}", ratio=True),
             Metric("idle_open", "idle held", "{:,.0f}"),
             Metric("closed_by_server", "closed by srv", "{:,.0f}", higher_is_better=False),
         ]
         super().__init__(name, title, servers, metrics, description)
         self.max_rounds = max_rounds
+        #: "http": idle keep-alive connections, HTTP load; "ws": open WebSockets
+        #: held idle, WebSocket echo load (the C client for both).
+        self.mode = mode
+        self.max_idle = max_idle
+
+    def _count(self, st: Settings) -> int:
+        return min(st.idle_conns, self.max_idle) if self.max_idle else st.idle_conns
+
+    def _load(self, st: Settings, port: int, seconds: float) -> dict:
+        if self.mode == "ws":
+            return loadgen.echo_load(port, st.conns, 100, seconds, 0.0, "ws")
+        return loadgen.http_load(port, st.conns, seconds)
 
     def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
         exe, why = loadgen.c_client_or_none()
         tool, note = loadgen.http_tool()
+        if self.mode == "ws":
+            tool, note = "loadgen.c ws", ""
         if exe is None or tool is None:
             res.skipped = why or note
             for r in rows:
                 r.status, r.reason = "skipped", res.skipped
             return
-        res.notes.append(f"{st.idle_conns:,} idle keep-alive connections held by loadgen.c "
+        what = "open WebSockets" if self.mode == "ws" else "keep-alive connections"
+        res.notes.append(f"{self._count(st):,} idle {what} held by loadgen.c "
                          f"while {tool} runs {st.conns} busy ones, alternating with runs "
                          f"without them; RSS = server VmRSS growth when the idle ones first "
                          f"opened ({IDLE_SETTLE:g} s after the last), divided by their number "
@@ -412,7 +428,10 @@ class IdleScenario(Scenario):
         the OS, so later rounds would under-count.
         """
         port = p.port
-        _sample(st, r, p, lambda: loadgen.http_warmup(port, st.conns, st.warmup))
+        if self.mode == "ws":
+            _sample(st, r, p, lambda: self._load(st, port, st.warmup))
+        else:
+            _sample(st, r, p, lambda: loadgen.http_warmup(port, st.conns, st.warmup))
         r.samples.clear()
         rounds: list[dict] = []
         fd0 = p.fds()
@@ -422,18 +441,19 @@ class IdleScenario(Scenario):
                                  f"descriptors of closed idle connections still held 10 s "
                                  f"after the client closed them")
                 break
-            _sample(st, r, p, lambda: loadgen.http_load(port, st.conns, st.duration))
+            _sample(st, r, p, lambda: self._load(st, port, st.duration))
             if r.status != "pending":
                 return
             base = r.samples.pop()
             time.sleep(0.2)
             rss0 = p.rss()
-            holder = loadgen.IdleHolder(port, st.idle_conns)
+            count = self._count(st)
+            holder = loadgen.IdleHolder(port, count, mode="wsidle" if self.mode == "ws" else "idle")
             try:
-                opened = holder.open(timeout=60 + st.idle_conns / 200)
+                opened = holder.open(timeout=60 + count / 200)
                 time.sleep(IDLE_SETTLE)  # idle means idle for a moment, not just answered
                 rss1 = p.rss()
-                _sample(st, r, p, lambda: loadgen.http_load(port, st.conns, st.duration))
+                _sample(st, r, p, lambda: self._load(st, port, st.duration))
                 released = holder.release()
             except Exception as e:  # noqa: BLE001 - recorded as the row's reason
                 r.status, r.reason = "error", f"idle holder: {e}: {p.log_tail(1)}"
@@ -638,3 +658,8 @@ register(EchoScenario(
     size=100, mode="ws",
     description="one WebSocket per connection, one message in flight each; loadgen.c masks "
                 "its frames as a client must"))
+register(IdleScenario(
+    "websocket_idle", "10. Many idle WebSockets", specs.WEBSOCKET_SERVERS, mode="ws",
+    max_idle=5000,
+    description="open WebSockets that send nothing (each server's handler waits in its "
+                "receive call), and the echo of scenario 9 with them held"))

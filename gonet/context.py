@@ -141,7 +141,7 @@ class _CancelCtx(Context):
 
     def __init__(self, parent: Context, deadline: float | None = None) -> None:
         self._parent = parent
-        self._done = Chan()
+        self._done: Chan | None = None  # made on first done(): most contexts never wait
         self._err: BaseException | None = None
         self._children: set[_CancelCtx] | None = set()
         self._mu = _thread.allocate_lock()  # a plain lock even under gonet.patch()
@@ -158,7 +158,15 @@ class _CancelCtx(Context):
         return self._deadline if self._deadline is not None else self._parent.deadline()
 
     def done(self) -> Chan:
-        return self._done
+        d = self._done
+        if d is None:
+            with self._mu:
+                d = self._done
+                if d is None:
+                    d = self._done = Chan()
+                    if self._err is not None:
+                        d.close()
+        return d
 
     def err(self) -> BaseException | None:
         return self._err
@@ -194,7 +202,9 @@ class _CancelCtx(Context):
             self._children = None
             timer = self._timer
             self._timer = None
-        self._done.close()
+            done = self._done  # None: done() will make it closed
+        if done is not None:
+            done.close()
         for child in children:
             child._cancel(err, detach=False)
         if timer is not None:

@@ -637,3 +637,50 @@ def test_shutdown_timeout_closes_websockets_that_never_answer(monkeypatch):
     finally:
         ts.server.close()
         ts.close()
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def test_5000_idle_websockets_are_held_and_still_answer():
+    """Each idle WebSocket holds a goroutine parked in recv(); RSS per socket is
+    reported (the test process's growth, client sockets included, so an upper
+    bound; benchmarks' websocket_idle measures the server alone)."""
+    import resource
+
+    n = 5000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 2 * n + 200:
+        pytest.skip(f"needs {2 * n + 200} file descriptors, the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 2 * n + 1000)), hard))
+    upgrade = _head()
+    socks = []
+    with _echo_server() as ts:
+        try:
+            rss0 = _rss()
+            for _ in range(n):
+                s = socket.create_connection(("127.0.0.1", ts.port), timeout=10)
+                s.sendall(upgrade)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = s.recv(4096)
+                    assert chunk, head
+                    head += chunk
+                assert head.startswith(b"HTTP/1.1 101 ")
+                socks.append(s)
+            time.sleep(0.5)
+            per = (_rss() - rss0) / n
+            print(f"\n{n} idle WebSockets: {per / 1024:.1f} KB RSS each (client sockets included)")
+            assert per < 40 * 1024
+            # Every one is alive: the first, the last and one between echo.
+            for s in (socks[0], socks[n // 2], socks[-1]):
+                s.sendall(bytes((0x81, 0x82, 0, 0, 0, 0)) + b"hi")
+                assert s.recv(64) == b"\x81\x02hi"
+        finally:
+            for s in socks:
+                s.close()

@@ -255,6 +255,7 @@ class ServerConn:
         self.state = HIJACKED
         self.owner.conn_state(self, HIJACKED)
         rest = self.parser.take_rest() if self.parser is not None else b""
+        self.parser = None  # the hijacker parses from here on (and may keep the Request)
         rest += self.pending
         self.pending = b""
         return self.c, rest

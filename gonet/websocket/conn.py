@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -123,7 +122,7 @@ class _Turn:
 
     def __init__(self) -> None:
         self.busy = False
-        self.waiters: deque = deque()
+        self.waiters: list = []  # rarely more than one: a list, not a deque
 
     def acquire(self, reason: str) -> None:
         if not self.busy:
@@ -141,7 +140,7 @@ class _Turn:
 
     def release(self) -> None:
         if self.waiters:
-            g = self.waiters.popleft()
+            g = self.waiters.pop(0)
             g.sched.ready(g)
         else:
             self.busy = False
@@ -173,6 +172,12 @@ class WebSocket:
     (the HTTP request a server accepted; None on a client), ``max_message_size``.
     """
 
+    __slots__ = ("_conn", "_ws", "client", "subprotocol", "extensions", "request",
+                 "max_message_size", "_peer", "_plain", "_deflate", "_rturn", "_wturn",
+                 "_state", "_err", "_close_sent", "_close_rcvd", "_conn_closed", "_rdl",
+                 "_inbox", "_pings", "_closer", "_on_finish", "_buf", "_fast", "_masked",
+                 "_slow_left", "_frag", "_fed", "_parts", "_parts_size", "__weakref__")
+
     def __init__(self, conn: Any, proto: Connection, *, client: bool,
                  subprotocol: str | None = None, extensions: str = "", request: Any = None,
                  max_message_size: int | None = 1 << 20, buffered: bytes = b"") -> None:
@@ -200,7 +205,7 @@ class WebSocket:
         self._close_rcvd = False
         self._conn_closed = False
         self._rdl: float | None = None  # the read deadline, for ping's wait
-        self._inbox: deque = deque()  # messages ping() read before its pong
+        self._inbox: list = []  # messages ping() read before its pong
         # The read side's buffer and frame tracking (see _read).
         self._buf = bytes(buffered)
         self._fast = not extensions  # frames simple enough are parsed here
@@ -269,12 +274,12 @@ class WebSocket:
         arrive meanwhile are answered.
         """
         if self._inbox:
-            return self._inbox.popleft()
+            return self._inbox.pop(0)
         turn = self._rturn
         turn.acquire("websocket recv")
         try:
             if self._inbox:
-                return self._inbox.popleft()
+                return self._inbox.pop(0)
             return self._read(None)
         finally:
             turn.release()
