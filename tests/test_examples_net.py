@@ -33,6 +33,7 @@ def start_example():
         assert str(port) in first, first
         return addr
 
+    start.procs = procs
     yield start
     for p in procs:
         p.kill()
@@ -88,3 +89,30 @@ def test_chat_example_broadcasts(start_example):
     a.close()
     assert b"left" in _readline(b)
     b.close()
+
+
+def test_ws_chat_example_serves_the_page_and_broadcasts(start_example):
+    import signal
+
+    import httpx
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    addr = start_example("ws_chat.py")
+    page = httpx.get(f"http://{addr}/", timeout=5)
+    assert page.status_code == 200 and "new WebSocket(" in page.text
+    with connect(f"ws://{addr}/ws", subprotocols=["chat.v1"]) as a:
+        assert "joined" in a.recv(timeout=5)
+        with connect(f"ws://{addr}/ws", subprotocols=["chat.v1"]) as b:
+            assert "joined" in a.recv(timeout=5) and "joined" in b.recv(timeout=5)
+            b.send("hello room")
+            for c in (a, b):
+                assert '"text": "hello room"' in c.recv(timeout=5)
+            proc = next(p for p in start_example.procs if p.poll() is None)
+            proc.send_signal(signal.SIGINT)  # graceful: both pages get 1001
+            for c in (a, b):
+                with pytest.raises(ConnectionClosed) as ei:
+                    while True:
+                        c.recv(timeout=5)
+                assert ei.value.rcvd.code == 1001
+            assert proc.wait(10) == 0
