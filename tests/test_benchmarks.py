@@ -168,3 +168,22 @@ def test_python_option_runs_the_suite_under_another_interpreter(tmp_path):
     first, rest = r.stdout.split("\n", 1)
     assert first == "via wrapper: -m benchmarks --list"
     assert "gonet-http" in rest
+
+
+@pytest.mark.timeout(90)
+def test_websocket_scenarios_drive_real_websockets(tmp_path: Path) -> None:
+    """loadgen.c's ws and wsidle modes upgrade, echo masked frames, and hold
+    open WebSockets; gonet and the websockets library both answer them."""
+    data, _ = run_suite(tmp_path, "--only", "websocket,websocket_idle", "--servers",
+                        "gonet-websocket,websockets-asyncio", timeout=80)
+    check_well_formed(data)
+    scenarios = {s["name"]: s for s in data["scenarios"]}
+    echo = rows_by_name(scenarios["websocket"])
+    if scenarios["websocket"]["skipped"]:
+        pytest.skip(scenarios["websocket"]["skipped"])  # no C compiler here
+    assert echo["gonet-websocket"]["status"] == "ok", echo["gonet-websocket"]
+    assert echo["websockets-asyncio"]["status"] == "ok", echo["websockets-asyncio"]
+    idle = rows_by_name(scenarios["websocket_idle"])["gonet-websocket"]
+    assert idle["status"] == "ok", idle
+    assert idle["figures"]["idle_open"] == 50 and idle["figures"]["closed_by_server"] == 0
+    assert 0 < idle["figures"]["rss_per_conn_kb"] < 200
