@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from wsproto.connection import Connection, ConnectionState
+from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage
 from wsproto.frame_protocol import CloseReason
 
@@ -178,11 +178,13 @@ class WebSocket:
                  "_inbox", "_pings", "_closer", "_on_finish", "_buf", "_fast", "_masked",
                  "_slow_left", "_frag", "_fed", "_parts", "_parts_size", "__weakref__")
 
-    def __init__(self, conn: Any, proto: Connection, *, client: bool,
+    def __init__(self, conn: Any, proto: Connection | None, *, client: bool,
                  subprotocol: str | None = None, extensions: str = "", request: Any = None,
                  max_message_size: int | None = 1 << 20, buffered: bytes = b"") -> None:
         """``proto`` must hold no bytes yet: the bytes read past the
-        handshake are ``buffered`` (this end parses frame boundaries itself)."""
+        handshake are ``buffered`` (this end parses frame boundaries itself).
+        None: a plain wsproto Connection is made when first needed (an idle
+        WebSocket whose frames all take the fast path never needs one)."""
         self._conn = conn
         self._ws = proto
         self.client = client
@@ -264,6 +266,13 @@ class WebSocket:
         leaves half a frame on the wire, so the WebSocket is closed (1006)."""
         self._conn.set_write_deadline(t)
 
+    def _proto(self) -> Connection:
+        ws = self._ws
+        if ws is None:
+            ws = self._ws = Connection(ConnectionType.CLIENT if self.client
+                                       else ConnectionType.SERVER)
+        return ws
+
     # -- reading ---------------------------------------------------------------
 
     def recv(self) -> str | bytes:
@@ -312,13 +321,12 @@ class WebSocket:
         """
         if self._close_rcvd or self._conn_closed:
             raise self._err  # type: ignore[misc]  # set whenever either is
-        ws = self._ws
         conn = self._conn
         limit = self.max_message_size
         fast = self._fast
         while True:
             if self._fed:
-                for ev in ws.events():
+                for ev in self._ws.events():
                     t = type(ev)
                     if t is TextMessage or t is BytesMessage:
                         msg = self._piece(ev.data, ev.message_finished, t is TextMessage, limit)
@@ -416,9 +424,9 @@ class WebSocket:
         piece cannot inflate to more than about 1,000 times its size)."""
         self._fed = True
         if not self._deflate or len(data) <= _DEFLATE_FEED:
-            self._ws.receive_data(data)
+            self._proto().receive_data(data)
             return
-        self._ws.receive_data(data[:_DEFLATE_FEED])
+        self._proto().receive_data(data[:_DEFLATE_FEED])
         self._buf = data[_DEFLATE_FEED:] + self._buf
 
     def _piece(self, data: Any, finished: bool, text: bool, limit: int | None) -> Any:
@@ -491,7 +499,7 @@ class WebSocket:
             if self._state != OPEN:
                 raise self._err or Closed(1006, "closed", self._peer)
             if frame is None:
-                frame = self._ws.send(Message(data=message))
+                frame = self._proto().send(Message(data=message))
             self._write(frame)
         finally:
             turn.release()
@@ -514,7 +522,7 @@ class WebSocket:
         turn.acquire("websocket pong")
         try:
             if self._state == OPEN:
-                self._write(self._ws.send(Pong(payload=payload)))
+                self._write(self._proto().send(Pong(payload=payload)))
         finally:
             turn.release()
 
@@ -526,7 +534,7 @@ class WebSocket:
             if self._close_sent or self._conn_closed:
                 return
             self._close_sent = True
-            ws = self._ws
+            ws = self._proto()
             if ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
                 if code is None:
                     code = CloseReason.NO_STATUS_RCVD  # wsproto's token for an empty close frame
@@ -559,7 +567,7 @@ class WebSocket:
             try:
                 if self._state != OPEN:
                     raise self._err or Closed(1006, "closed", self._peer)
-                self._write(self._ws.send(Ping(payload=payload)))
+                self._write(self._proto().send(Ping(payload=payload)))
             finally:
                 turn.release()
             while self._pings.get(payload) is not True:

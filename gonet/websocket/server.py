@@ -191,7 +191,7 @@ def accept(w: Any, r: Any, subprotocols: list[str] | None = None,
     except BaseException:
         conn.close()
         raise
-    proto = Connection(ConnectionType.SERVER, [ext] if ext is not None else None)
+    proto = Connection(ConnectionType.SERVER, [ext]) if ext is not None else None
     ws = WebSocket(conn, proto, client=False, subprotocol=chosen, extensions=ext_answer,
                    request=r, max_message_size=max_message_size, buffered=rest)
     _track(ws, r)
