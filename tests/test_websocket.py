@@ -684,3 +684,28 @@ def test_5000_idle_websockets_are_held_and_still_answer():
         finally:
             for s in socks:
                 s.close()
+
+
+def test_write_deadline_cuts_a_stuck_send_and_closes_the_websocket():
+    got = queue.Queue()
+
+    def h(w, r):
+        ws = websocket.accept(w, r)
+        ws.set_write_deadline(time.monotonic() + 0.3)
+        t0 = time.monotonic()
+        try:
+            while True:
+                ws.send(b"x" * 65536)  # the client never reads: the buffers fill up
+        except gonet.DeadlineExceededError:
+            got.put(time.monotonic() - t0)
+        with pytest.raises(websocket.Closed) as ei:
+            ws.send("after")
+        got.put(ei.value.code)
+
+    with TestServer(h) as ts:
+        s = socket.create_connection(("127.0.0.1", ts.port), timeout=5)
+        s.sendall(_head())
+        took = got.get(timeout=10)
+        assert 0.25 <= took < 5.0
+        assert got.get(timeout=5) == 1006  # half a frame may be on the wire: no close frame
+        s.close()
