@@ -1,13 +1,13 @@
 """WebSocket protocol conformance, frame by frame: a raw TCP client writes
 frames by hand (good and bad) and reads the server's with wsproto.
 
-Autobahn's testsuite (fuzzingclient) needs Python 2.7 and Twisted 19, which
-no supported interpreter here runs, so these cases stand for its sections:
-1 framing, 2 pings and pongs, 3 reserved bits, 4 opcodes, 5 fragmentation,
-6 UTF-8 (fail-fast included), 7 closing and close codes, 9 limits. Each
-protocol error must fail the connection with the code RFC 6455 7.4.1 gives
-(1002 protocol error, 1007 invalid data, 1009 too big) and close the TCP
-connection.
+Autobahn's testsuite (fuzzingclient) needs Python 2.7 and Twisted 19, so it
+runs by hand (``tests/autobahn/run.py``), not here; these cases stand for
+its sections in the suite: 1 framing, 2 pings and pongs, 3 reserved bits,
+4 opcodes, 5 fragmentation, 6 UTF-8 (fail-fast included), 7 closing and
+close codes, 9 limits. Each protocol error must fail the connection with
+the code RFC 6455 7.4.1 gives (1002 protocol error, 1007 invalid data, 1009
+too big) and close the TCP connection.
 """
 
 from __future__ import annotations
