@@ -659,7 +659,7 @@ register(EchoScenario(
     description="one WebSocket per connection, one message in flight each; loadgen.c masks "
                 "its frames as a client must"))
 register(IdleScenario(
-    "websocket_idle", "10. Many idle WebSockets", specs.WEBSOCKET_SERVERS, mode="ws",
+    "websocket_idle", "11. Many idle WebSockets", specs.WEBSOCKET_SERVERS, mode="ws",
     max_idle=5000,
     description="open WebSockets that send nothing (each server's handler waits in its "
                 "receive call), and the echo of scenario 9 with them held"))
