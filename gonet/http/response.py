@@ -424,7 +424,7 @@ class ResponseWriter:
         """The status line and headers, with the framing decided here."""
         status = self.status
         hd = self._hs
-        parts = [_status_str(status)]
+        parts = [_STATUS_STR.get(status) or _status_str(status)]
         body_ok = status >= 200 and status != 204 and status != 304
         if hd is None:
             hd = {}
@@ -496,7 +496,11 @@ class ResponseWriter:
         return "".join(parts)
 
     def _send_head(self, final: bool) -> None:
-        head = _encode_head(self._head(final))
+        text = self._head(final)
+        try:  # _encode_head and _raw_write, inlined: this runs for every response
+            head = text.encode("latin-1")
+        except UnicodeEncodeError:
+            head = text.encode("utf-8")
         self._head_sent = True
         buf = self._buf
         if self._chunked:
@@ -510,7 +514,11 @@ class ResponseWriter:
             data = head
         self._buf = []
         self._buflen = 0
-        self._raw_write(data)
+        try:
+            self._ex.send(data)
+        except OSError:
+            self.failed = True
+            raise
 
     def _send_body(self, data: Any, n: int) -> None:
         if self._chunked:

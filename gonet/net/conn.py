@@ -17,6 +17,7 @@ from gonet.net.addr import TCP, Addr, literal_family, resolve, to_addr
 from gonet.net.errors import ClosedError, op_error
 from gonet.net.sockets import lookup_in_pool, set_tcp_defaults
 from gonet.poll.fd import FD
+from gonet.runtime.netpoll import MODE_R, MODE_RW, MODE_W
 
 __all__ = ["Conn", "Listener", "PacketConn", "RawConn", "Deadline"]
 
@@ -59,13 +60,14 @@ class _DeadlineEndpoint(_Endpoint):
         Applies to operations in progress too: a read already parked wakes at
         the new deadline (at once if it is in the past).
         """
-        self._fd.set_deadline(t)
+        self._fd.pd.set_deadline(t, MODE_RW)
 
+    # Straight to the FD's pollDesc (servers set a deadline per request).
     def set_read_deadline(self, t: Deadline) -> None:
-        self._fd.set_read_deadline(t)
+        self._fd.pd.set_deadline(t, MODE_R)
 
     def set_write_deadline(self, t: Deadline) -> None:
-        self._fd.set_write_deadline(t)
+        self._fd.pd.set_deadline(t, MODE_W)
 
 
 class Conn(_DeadlineEndpoint):
