@@ -25,6 +25,12 @@ The tree and its invariants
   the timer's callback only closes a channel, so it never parks. ``cancel()``
   stops the timer (through that scheduler's hub if called from another thread).
 
+``after_func(ctx, fn)`` (Go 1.21's ``context.AfterFunc``) runs ``fn`` in its
+own goroutine once ``ctx`` is cancelled: it registers in the nearest cancel
+node's ``_children`` like a child context, so waiting costs no goroutine.
+The goroutine is started on the scheduler of the thread that called
+``after_func`` (through its hub when the cancel comes from another thread).
+
 Errors: ``err()`` is None while live, then a :class:`Canceled` or a
 :class:`DeadlineExceeded` instance (test with ``isinstance``).
 :class:`DeadlineExceeded` subclasses ``TimeoutError``, like the net layer's
@@ -53,6 +59,7 @@ __all__ = [
     "with_deadline",
     "with_timeout",
     "with_value",
+    "after_func",
 ]
 
 CancelFunc = Callable[[], None]
@@ -304,3 +311,69 @@ def with_value(parent: Context, key: Any, val: Any) -> Context:
     if key is None:
         raise TypeError("context.with_value: key must not be None")
     return _ValueCtx(parent, key, val)
+
+
+class _AfterFunc:
+    """A registration of :func:`after_func`: it sits in a cancel node's
+    ``_children`` set and answers ``_cancel`` by starting ``fn``. ``_state``
+    goes from 0 (waiting) to 1 (started) or 2 (stopped) exactly once, under
+    the node's lock."""
+
+    __slots__ = ("_node", "_fn", "_sched", "_state", "__weakref__")
+
+    def __init__(self, node: _CancelCtx, fn: Callable[[], Any]) -> None:
+        self._node = node
+        self._fn = fn
+        self._sched = get_sched()
+        self._state = 0
+
+    def _cancel(self, err: BaseException, detach: bool) -> None:
+        # Called by the node's _cancel (children already taken out of the
+        # node) or by after_func on a node cancelled before registration.
+        node = self._node
+        with node._mu:
+            if self._state:
+                return
+            self._state = 1
+        s = self._sched
+        if s.thread is threading.current_thread():
+            s.spawn(self._fn, name="context.after_func")
+        else:
+            s.call_soon_threadsafe(lambda: s.spawn(self._fn, name="context.after_func"))
+
+    def stop(self) -> bool:
+        """Unregister; True if this stopped ``fn`` from being started."""
+        node = self._node
+        with node._mu:
+            if self._state:
+                return False
+            self._state = 2
+            if node._children is not None:
+                node._children.discard(self)  # type: ignore[arg-type]
+        return True
+
+
+def _no_stop() -> bool:
+    return True
+
+
+def after_func(ctx: Context, fn: Callable[[], Any]) -> Callable[[], bool]:
+    """Run ``fn()`` in its own goroutine once ``ctx`` is done (at once if it
+    is already); returns ``stop``, which unregisters ``fn`` and returns True
+    if that stopped it from being started (Go's ``context.AfterFunc``).
+
+    A context that can never be cancelled (``background()``) costs nothing:
+    ``stop`` is a function that returns True.
+    """
+    _check_parent("after_func", ctx)
+    node = ctx._cancel_node()
+    if node is None:
+        return _no_stop
+    a = _AfterFunc(node, fn)
+    with node._mu:
+        err = node._err
+        if err is None:
+            node._children.add(a)  # type: ignore[arg-type]
+            return a.stop
+    a._cancel(err, detach=False)
+    return a.stop

@@ -146,6 +146,13 @@ class Conn(_DeadlineEndpoint):
         """
         return self._fd.read_later(fn, args, f"read_later {self.remote_addr}")
 
+    def readable_now(self) -> bool:
+        """True when a read would return at once (bytes, end of stream, or an
+        error) instead of parking; never parks. A client keeps a pooled
+        keep-alive connection only while this is False: a server that
+        closed it, or sent anything unasked, makes it True."""
+        return self._fd.readable_now()
+
     def close_write(self) -> None:
         """Shut down the writing side (the peer reads EOF); reading goes on."""
         try:

@@ -15,9 +15,10 @@ import socket
 import time
 from typing import Any
 
+from gonet.context import Context, after_func
 from gonet.net.addr import TCP, UDP, UNIX, resolve, to_addr
 from gonet.net.conn import Conn, Listener, PacketConn
-from gonet.net.errors import DeadlineExceededError, op_error
+from gonet.net.errors import CanceledError, DeadlineExceededError, op_error
 from gonet.net.sockets import (
     check_network,
     datagram_socket,
@@ -59,14 +60,24 @@ def listen_packet(network: str, address: str) -> PacketConn:
     return PacketConn(fd, network)
 
 
-def dial(network: str, address: str, timeout: float | None = None) -> Conn:
+def dial(network: str, address: str, timeout: float | None = None, *,
+         context: Context | None = None) -> Conn:
     """Connect to ``address`` ("host:port" or a unix path) and return a Conn.
 
     Host names are resolved on the runtime's thread pool; each resolved
     address is tried in turn, sharing the ``timeout`` (seconds) between them.
+    With ``context`` (Go's ``DialContext``), its deadline bounds the dial too,
+    and cancelling it aborts a connect in progress at once ("dial tcp ...:
+    operation was canceled"); a host name lookup already running on the
+    thread pool is waited for.
     """
     check_network(network, TCP + UDP + UNIX, "dial")
     deadline = time.monotonic() + timeout if timeout is not None else None
+    if context is not None:
+        _check_context(context, network, address)
+        cd = context.deadline()
+        if cd is not None and (deadline is None or cd < deadline):
+            deadline = cd
     if network in UNIX:
         sotype = socket.SOCK_STREAM
         targets: list[tuple[int, Any]] = [(socket.AF_UNIX, address)]
@@ -88,19 +99,31 @@ def dial(network: str, address: str, timeout: float | None = None) -> Conn:
                 break
             share = left / (len(targets) - i)
             sub_deadline = time.monotonic() + (left if share < 2.0 else share)
+        if context is not None:
+            _check_context(context, network, address)
         sock = new_socket(family, sotype)
         fd = FD(sock)
+        stop = None
         try:
             if sub_deadline is not None:
                 fd.set_write_deadline(sub_deadline)
+            if context is not None:
+                stop = after_func(context, lambda fd=fd: _expire_write(fd))
             fd.connect(sa)
+            if stop is not None:
+                stop()
+                stop = None
             fd.set_write_deadline(None)
             if network in TCP:
                 set_tcp_defaults(sock)
             laddr = sock.getsockname()
             raddr = sock.getpeername() if sotype == socket.SOCK_STREAM else sa
         except OSError as e:
+            if stop is not None:
+                stop()
             fd.close()
+            if context is not None and context.err() is not None:
+                _check_context(context, network, to_addr(network, sa))
             if first_err is None:
                 first_err = op_error(e, "dial", network, None, to_addr(network, sa))
             continue
@@ -109,6 +132,22 @@ def dial(network: str, address: str, timeout: float | None = None) -> Conn:
     if isinstance(first_err, DeadlineExceededError) and first_err.op is None:
         first_err = op_error(first_err, "dial", network, None, address)
     raise first_err
+
+
+def _expire_write(fd: FD) -> None:
+    # after_func's goroutine: wake the connect parked on fd (gone if closed)
+    if not fd.closed:
+        fd.set_write_deadline(0.0)
+
+
+def _check_context(ctx: Context, network: str, address: Any) -> None:
+    """Raise Go's mapping of a done context: cancelled -> "operation was
+    canceled", deadline -> "i/o timeout"."""
+    err = ctx.err()
+    if err is None:
+        return
+    e: OSError = DeadlineExceededError() if isinstance(err, TimeoutError) else CanceledError()
+    raise op_error(e, "dial", network, None, address) from None
 
 
 # -- existing sockets (Go's FileListener, FileConn, FilePacketConn) ---------------------

@@ -18,8 +18,13 @@ from typing import Any
 
 from gonet.poll.errors import ClosedError, DeadlineExceededError, NetError
 
-__all__ = ["ClosedError", "DeadlineExceededError", "NetError", "op_error"]
+__all__ = ["CanceledError", "ClosedError", "DeadlineExceededError", "NetError", "op_error"]
 
+
+class CanceledError(NetError):
+    """A dial given a context that was cancelled (Go's ``errCanceled``)."""
+
+    reason = "operation was canceled"
 
 
 def op_error(e: BaseException, op: str, net: str, source: Any, addr: Any,

@@ -65,7 +65,7 @@ from collections import deque
 from typing import Any
 
 from gonet.poll.errors import ClosedError, DeadlineExceededError
-from gonet.runtime.netpoll import MODE_R, MODE_RW, MODE_W, POLL_ERR_CLOSING, PollDesc
+from gonet.runtime.netpoll import MODE_R, MODE_RW, MODE_W, POLL_ERR_CLOSING, READY, PollDesc
 from gonet.runtime.sched import get_sched
 
 __all__ = ["FD", "PlainSocket"]
@@ -283,6 +283,33 @@ class FD:
         if self._closing or not self.pd.handoff_read(g):
             sched.ready(g)
         return g
+
+    def readable_now(self) -> bool:
+        """True when a read would not park: bytes or an end of stream wait,
+        or the FD is closed or past its read deadline. Never parks.
+
+        Under an edge-triggered poller the pollDesc answers without a
+        syscall when it has seen no event since the last read (no READY, no
+        hang-up): nothing has arrived. Otherwise (an event, which may be
+        stale, or a level-triggered poller that watches only while a reader
+        waits) one non-blocking ``recv(1, MSG_PEEK)`` decides. Used on a
+        pooled client connection, where anything readable means the server
+        closed it or sent what nobody asked for.
+        """
+        if self._closing:
+            return True
+        pd = self.pd
+        if pd.rd < 0.0:
+            return True
+        if pd.rg is not READY and not pd.eof and pd.poller.arm is None:
+            return False
+        try:
+            self.sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        return True
 
     def recvfrom(self, n: int) -> tuple[bytes, Any]:
         """Receive one datagram of at most ``n`` bytes and its sender's address."""
