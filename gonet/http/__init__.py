@@ -1,4 +1,4 @@
-"""gonet.http: Go's ``net/http`` server on gonet; HTTP/1.1 framed by RFC 9112 in ``wire``.
+"""gonet.http: Go's ``net/http`` on gonet, server and client; HTTP/1.1 framed in ``wire``.
 
 One goroutine per connection runs Go's ``conn.serve`` loop; handlers are
 plain functions ``handler(w, r)`` (or objects with ``serve_http``)::
@@ -12,6 +12,10 @@ plain functions ``handler(w, r)`` (or objects with ``serve_http``)::
     mux = http.ServeMux()
     mux.handle_func("GET /hello/{name}", hello)
     http.Server(addr="127.0.0.1:8080", handler=mux).listen_and_serve()
+
+The client: ``http.get(url)``, ``http.Client(timeout=5).do(req)`` with
+pooled keep-alive connections (``client``: Client, redirects, cookies;
+``transport``: Transport, the pool, Response; ``cookiejar``).
 
 Modules: ``wire`` (request framing: heads, bodies, every RFC 9112 rule),
 ``conn`` (one connection's loop), ``server`` (Server, timeouts, shutdown),
@@ -27,11 +31,30 @@ from typing import Any
 
 from gonet.http import status
 from gonet.http.accesslog import AccessLog
+from gonet.http.client import (
+    Client,
+    ErrUseLastResponse,
+    default_client,
+    get,
+    head,
+    post,
+    post_form,
+)
+from gonet.http.cookiejar import Cookie, CookieJar, read_set_cookies
 from gonet.http.fs import FileServer, serve_file
 from gonet.http.header import Header, canonical_header_key
 from gonet.http.mux import ServeMux, clean_path
 from gonet.http.proxy import ProxyHeaders
-from gonet.http.request import URL, MaxBytesError, Request, RequestBodyError, Values, new_request
+from gonet.http.request import (
+    URL,
+    MaxBytesError,
+    Request,
+    RequestBodyError,
+    URLError,
+    URLTimeoutError,
+    Values,
+    new_request,
+)
 from gonet.http.response import (
     ErrBodyNotAllowed,
     ErrContentLength,
@@ -41,6 +64,14 @@ from gonet.http.response import (
 )
 from gonet.http.server import SERVER_CONTEXT_KEY, AbortHandler, Server, ServerClosed
 from gonet.http.status import status_text
+from gonet.http.transport import (
+    DEFAULT_USER_AGENT,
+    Response,
+    Transport,
+    default_transport,
+    proxy_from_environment,
+    proxy_url,
+)
 from gonet.http.util import (
     error,
     max_bytes_reader,
@@ -78,6 +109,24 @@ def listen_and_serve_tls(addr: str, certfile: str, keyfile: str, handler: Any = 
 
 __all__ = [
     "AbortHandler",
+    "Client",
+    "Cookie",
+    "CookieJar",
+    "DEFAULT_USER_AGENT",
+    "ErrUseLastResponse",
+    "Response",
+    "Transport",
+    "URLError",
+    "URLTimeoutError",
+    "default_client",
+    "default_transport",
+    "get",
+    "head",
+    "post",
+    "post_form",
+    "proxy_from_environment",
+    "proxy_url",
+    "read_set_cookies",
     "AccessLog",
     "ProxyHeaders",
     "ErrBodyNotAllowed",

@@ -24,9 +24,11 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from gonet.context import background as _background
 from gonet.http.header import Header
 
-__all__ = ["Request", "URL", "Values", "Body", "RequestBodyError", "MaxBytesError", "new_request"]
+__all__ = ["Request", "URL", "URLError", "Values", "Body", "RequestBodyError", "MaxBytesError",
+           "new_request"]
 
 _scheme = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*").fullmatch
 _bad_escape = re.compile(r"%(?![0-9A-Fa-f]{2})").search
@@ -218,7 +220,10 @@ class URL:
         """The path as it appears on the wire."""
         if self.raw_path:
             return self.raw_path
-        return quote(self.path, safe="/:@!$&'()*+,;=-._~")
+        path = self.path
+        if _PLAIN_PATH.fullmatch(path):
+            return path  # nothing to escape (quote() costs ten times the match)
+        return quote(path, safe="/:@!$&'()*+,;=-._~")
 
     def query(self) -> Values:
         """The query parameters (a fresh :class:`Values` each call)."""
@@ -249,6 +254,7 @@ class URL:
         return f"URL({str(self)!r})"
 
 
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=\-._~]*")
 _EMPTY_WIRE: list = []
 _CHUNKED = ("chunked",)
 
@@ -271,6 +277,10 @@ class Request:
     target's authority, else the Host header. (Go leaves Scheme and Host
     empty for an origin-form target and takes an absolute-form target's
     scheme as sent: any client could claim https.)
+
+    The same type is the client's request (Go uses one ``Request`` for both):
+    :func:`new_request` with an absolute URL makes one, with ``url`` set,
+    ``request_uri`` empty and ``get_body`` able to replay a bytes body.
     """
 
     __slots__ = (
@@ -294,6 +304,7 @@ class Request:
         "_ctx",
         "_ex",
         "_form",
+        "get_body",
     )
 
     def __init__(self, method: str = "GET", target: str = "/", header: Header | None = None,
@@ -353,9 +364,13 @@ class Request:
         self._values: list[str] | None = None
         self._ctx: Any = None
         self._form: Values | None = None
+        #: For a client request: returns a fresh copy of the body, so that a
+        #: redirect or a retry can send it again (None: it cannot be replayed).
+        self.get_body: Any = None
 
     def __repr__(self) -> str:
-        return f"<Request {self.method} {self.request_uri} {self.proto}>"
+        target = self.request_uri or (str(self._url) if self._url is not None else "")
+        return f"<Request {self.method} {target} {self.proto}>"
 
     @property
     def url(self) -> URL:
@@ -406,9 +421,7 @@ class Request:
             if ex is not None:
                 ctx = self._ctx = ex.request_context(self)
             else:
-                from gonet import context
-
-                ctx = self._ctx = context.background()
+                ctx = self._ctx = _background()
         return ctx
 
     @property
@@ -615,13 +628,193 @@ class Body:
         """Stop reading; the server drains or closes the connection afterwards."""
 
 
-def new_request(method: str, target: str, body: bytes | None = None,
-                headers: dict | None = None) -> Request:
-    """A request for testing a handler without a server (Go's httptest.NewRequest)."""
-    h = Header(headers) if headers else Header()
-    host = "example.com"
-    if target[:1] != "/" and "://" in target:
-        host = target.split("://", 1)[1].split("/", 1)[0]
-    r = Request(method, target, header=h, body=body, host=h.get("Host") or host,
-                remote_addr="192.0.2.1:1234")
+def new_request(method: str, url: str, body: Any = None, headers: Any = None,
+                context: Any = None) -> Request:
+    """A request. With an absolute URL, a client request for ``Client.do``
+    (Go's ``NewRequestWithContext``); with a path ("/x"), a request for
+    testing a handler without a server (Go's ``httptest.NewRequest``).
+
+    ``body``: bytes (sent with a Content-Length, and replayable for
+    redirects and retries), a reader with ``read(n)`` or an iterable of
+    bytes (sent chunked), or None. ``headers``: a dict, pairs or a Header.
+    ``context``: a gonet context whose cancellation or deadline aborts the
+    request (``background()`` if None). A URL's ``user:password@`` becomes
+    an ``Authorization: Basic`` header.
+    """
+    if not method:
+        method = "GET"
+    elif method not in _METHOD_OK and not _TOKEN_RE.fullmatch(method):
+        raise ValueError(f"net/http: invalid method {method!r}")
+    if headers is None:
+        h = Header()
+    else:
+        h = headers.clone() if isinstance(headers, Header) else Header(headers)
+    if url[:1] == "/" or "://" not in url:
+        host = "example.com"
+        r = Request(method, url, header=h, body=_client_body(body)[0],
+                    host=h.get("Host") or host, remote_addr="192.0.2.1:1234")
+        if context is not None:
+            r._ctx = context
+        return r
+    u, userinfo = _parse_cached(url)
+    data, length, get_body = _client_body(body)
+    r = Request.__new__(Request)
+    r.method = method
+    r.request_uri = ""
+    r.proto = "HTTP/1.1"
+    r.proto_major = r.proto_minor = 1
+    r.host = u.host
+    r.remote_addr = ""
+    r.transfer_encoding = ()
+    if data is None:
+        r.body = NO_BODY
+        r.content_length = 0
+    elif length == -1:
+        r.body = data
+        r.content_length = -1
+    else:
+        r.body = _BytesBody(data)
+        r.content_length = length
+    r.close = False
+    r.pattern = ""
+    r._url = u
+    r._wire = _EMPTY_WIRE
+    r._header = h
+    r._names = ()
+    r._values = None
+    r._ctx = context
+    r._ex = None
+    r._form = None
+    r.get_body = get_body
+    if userinfo is not None and "Authorization" not in h:
+        import base64
+
+        user, _, pw = userinfo.partition(":")
+        cred = f"{unquote(user)}:{unquote(pw)}".encode()
+        h.set("Authorization", "Basic " + base64.b64encode(cred).decode("ascii"))
     return r
+
+
+_URL_CACHE: dict[str, tuple] = {}
+_URL_CACHE_MAX = 1024
+
+
+def _parse_cached(raw: str) -> tuple[URL, str | None]:
+    """parse_url through a small cache: a client asks for the same URLs again
+    and again. Each call gets a URL object of its own."""
+    hit = _URL_CACHE.get(raw)
+    if hit is None:
+        u, userinfo = parse_url(raw)
+        hit = (u.scheme, u.host, u.path, u.raw_path, u.raw_query, userinfo)
+        if len(_URL_CACHE) >= _URL_CACHE_MAX:
+            _URL_CACHE.clear()
+        _URL_CACHE[raw] = hit
+        return u, userinfo
+    u = URL.__new__(URL)
+    u.scheme, u.host, u.path, u.raw_path, u.raw_query, userinfo = hit
+    u.fragment = u.opaque = ""
+    return u, userinfo
+
+
+_METHOD_OK = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT",
+                        "TRACE"})
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HOST_OK = re.compile(r"(\[[0-9A-Fa-f:.%a-zA-Z]+\]|[^\s/?#@\[\]]*)(:[0-9]*)?")
+
+
+def parse_url(raw: str) -> tuple[URL, str | None]:
+    """Parse an absolute http(s) URL for a client request: (URL, userinfo or
+    None). The fragment is dropped; the host is lower-cased. Raises
+    ValueError naming the URL for one that cannot be requested."""
+    scheme, sep, rest = raw.partition("://")
+    if not sep or not scheme or not _SCHEME_RE.fullmatch(scheme):
+        raise ValueError(f"parse {raw!r}: missing protocol scheme")
+    if any(c in raw for c in " \t\r\n\0"):
+        raise ValueError(f"parse {raw!r}: invalid character in URL")
+    rest = rest.partition("#")[0]
+    end = len(rest)
+    for ch in "/?":
+        i = rest.find(ch)
+        if 0 <= i < end:
+            end = i
+    authority, tail = rest[:end], rest[end:]
+    userinfo = None
+    if "@" in authority:
+        userinfo, _, authority = authority.rpartition("@")
+    if not _HOST_OK.fullmatch(authority):
+        raise ValueError(f"parse {raw!r}: invalid host {authority!r}")
+    if tail[:1] == "/":
+        u = URL.parse_request_uri(tail)
+    else:  # no path: "" or "?query"
+        u = URL.parse_request_uri("/" + tail)
+        u.path = ""
+    u.scheme = scheme.lower()
+    u.host = authority if authority[:1] == "[" else authority.lower()
+    return u, userinfo
+
+
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
+
+
+def _client_body(body: Any) -> tuple[Any, int | None, Any]:
+    """(body for Request, content length or None, get_body or None)."""
+    if body is None:
+        return None, None, None
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        data = bytes(body)
+        if not data:
+            return None, 0, None
+        return data, len(data), lambda: _BytesBody(data)
+    if isinstance(body, io.BytesIO):
+        data = body.getvalue()[body.tell():]
+        return data, len(data), lambda: _BytesBody(data)
+    return body, -1, None
+
+
+class URLError(OSError):
+    """Go's ``url.Error``: what the client was doing, the URL, and why it failed.
+
+    ``str(e)`` reads ``Get "http://127.0.0.1:1/": dial tcp 127.0.0.1:1:
+    connect: connection refused``. Attributes: ``op`` ("Get", "Post", ...),
+    ``url`` (without a password), ``err`` (the cause, an exception). When the
+    cause is a timeout the error is also a ``TimeoutError`` (``timeout()``).
+    """
+
+    def __init__(self, op: str, url: str, err: BaseException) -> None:
+        super().__init__(f'{op} "{url}": {err}')
+        self.op = op
+        self.url = url
+        self.err = err
+        #: For an error raised after a response arrived (a redirect that was
+        #: stopped), that response, its body closed; else None.
+        self.response: Any = None
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def timeout(self) -> bool:
+        return isinstance(self.err, TimeoutError)
+
+    @classmethod
+    def of(cls, method: str, url: Any, err: BaseException) -> URLError:
+        """The error for ``method`` on ``url`` failing with ``err`` (a
+        :class:`URLTimeoutError` when ``err`` is a timeout)."""
+        op = method[:1].upper() + method[1:].lower() if method else "Get"
+        kind = URLTimeoutError if isinstance(err, TimeoutError) else cls
+        return kind(op, _redact(url), err)
+
+
+class URLTimeoutError(URLError, TimeoutError):
+    """A :class:`URLError` whose cause is a timeout."""
+
+
+def _redact(u: Any) -> str:
+    s = str(u)
+    scheme, sep, rest = s.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        userinfo, _, hostrest = rest.partition("@")
+        if ":" in userinfo:
+            s = f"{scheme}://{userinfo.split(':', 1)[0]}:xxxxx@{hostrest}"
+    return s
