@@ -149,3 +149,50 @@ def test_cancel_from_another_thread():
     assert isinstance(ctx.err(), context.Canceled)
     gonet.sleep(0)  # let the hub run the timer cancel the thread queued
     assert ctx._timer is None
+
+
+# -- after_func (Go's context.AfterFunc) ------------------------------------------------
+
+
+def test_after_func_runs_once_in_its_own_goroutine(run):
+    def body():
+        ctx, cancel = context.with_cancel(context.background())
+        ran = []
+        main = get_sched().current
+        stop = context.after_func(ctx, lambda: ran.append(get_sched().current))
+        assert ran == []
+        cancel()
+        cancel()
+        gonet.sleep(0.01)
+        assert len(ran) == 1 and ran[0] is not main
+        assert stop() is False  # it had started
+    run(body)
+
+
+def test_after_func_stop_and_registration_after_cancel(run):
+    def body():
+        ctx, cancel = context.with_timeout(context.background(), 0.05)
+        ran = []
+        stop = context.after_func(ctx, lambda: ran.append(1))
+        assert stop() is True and stop() is False
+        gonet.sleep(0.1)
+        assert ran == [] and ctx.err() is not None
+        context.after_func(ctx, lambda: ran.append(2))  # already done: runs at once
+        gonet.sleep(0.01)
+        assert ran == [2]
+        # a context nothing can cancel costs nothing and never runs fn
+        assert context.after_func(context.background(), lambda: ran.append(3))() is True
+        cancel()
+    run(body)
+
+
+def test_after_func_cancelled_from_another_thread(run):
+    def body():
+        ctx, cancel = context.with_cancel(context.background())
+        ch = Chan(1)
+        context.after_func(ctx, lambda: ch.send(get_sched()))
+        t = threading.Thread(target=cancel)
+        t.start()
+        assert ch.recv() is get_sched()  # ran on the registering thread's scheduler
+        t.join()
+    run(body)

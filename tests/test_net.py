@@ -966,3 +966,70 @@ def test_listen_socket_needs_no_scheduler_and_words_errors_as_go():
     assert str(ei.value) == f"listen tcp 127.0.0.1:{port}: bind: address already in use"
     assert ei.value.errno == errno.EADDRINUSE
     s.close()
+
+
+# -- dial with a context; readable_now -------------------------------------------------
+
+
+def _full_backlog():
+    """A listener whose accept queue is full: a connect to it stays in
+    progress (its SYNs go unanswered). Returns (port, sockets to close)."""
+    ln = socket.socket()
+    ln.bind(("127.0.0.1", 0))
+    ln.listen(0)
+    port = ln.getsockname()[1]
+    held = [ln]
+    for _ in range(8):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        held.append(s)
+    return port, held
+
+
+def test_dial_context_cancel_aborts_a_connect(run):
+    from gonet import context
+
+    port, held = _full_backlog()
+
+    def body():
+        ctx, cancel = context.with_cancel(context.background())
+        gonet.time.after_func(0.1, cancel)
+        t0 = time.monotonic()
+        with pytest.raises(OSError) as ei:
+            gonet.dial("tcp", f"127.0.0.1:{port}", context=ctx)
+        assert time.monotonic() - t0 < 1.5
+        assert str(ei.value) == f"dial tcp 127.0.0.1:{port}: operation was canceled"
+        ctx2, cancel2 = context.with_timeout(context.background(), 0.1)
+        with pytest.raises(TimeoutError, match="i/o timeout"):
+            gonet.dial("tcp", f"127.0.0.1:{port}", context=ctx2)
+        cancel2()
+        with pytest.raises(OSError, match="operation was canceled"):
+            gonet.dial("tcp", f"127.0.0.1:{port}", context=ctx)  # done before it starts
+
+    try:
+        run(body)
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_readable_now(run):
+    def body():
+        ln = gonet.listen("tcp", "127.0.0.1:0")
+        c = gonet.dial("tcp", str(ln.addr))
+        s = ln.accept()
+        assert not c.readable_now()
+        s.write(b"x")
+        gonet.sleep(0.02)
+        assert c.readable_now()
+        assert c.read(10) == b"x"
+        gonet.sleep(0.02)
+        assert not c.readable_now()
+        s.close()  # EOF is readable
+        gonet.sleep(0.02)
+        assert c.readable_now()
+        c.close()
+        assert c.readable_now()  # a closed conn: a read fails at once
+        ln.close()
+    run(body)

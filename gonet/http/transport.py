@@ -1209,7 +1209,10 @@ class Transport:
         while True:
             pc = pool.take_idle(key)
             if pc is None:
-                pc = self._new_conn(pool, key, scheme, addr, proxy, ctx, req)
+                try:
+                    pc = self._new_conn(pool, key, scheme, addr, proxy, ctx, req)
+                except Exception as e:
+                    raise _ctx_cause(ctx, e) from None
             try:
                 args = self._request_head(pc, req)
             except BaseException:
@@ -1412,6 +1415,21 @@ class Transport:
             raise
         finally:
             stop()
+
+
+def _ctx_cause(ctx: Context, e: BaseException) -> BaseException:
+    """``e``, or the context's error when the context is over (as Go's
+    getConn answers ctx.Err() when the context ends a dial)."""
+    if ctx is _BACKGROUND:
+        return e
+    err = ctx.err()
+    if err is not None:
+        return err
+    if isinstance(e, TimeoutError):
+        d = ctx.deadline()
+        if d is not None and time.monotonic() >= d - 0.001:
+            return DeadlineExceeded()
+    return e
 
 
 def _simple_oserror(e: OSError) -> bool:
