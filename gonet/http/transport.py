@@ -1151,6 +1151,7 @@ class Transport:
         self._mu = _thread.allocate_lock()
         self._addrs: dict[tuple[str, str], str] = {}
         self._heads: dict[tuple, tuple[bytes, bool, bool]] = {}  # see _request_head
+        self._tls_default: ssl.SSLContext | None = None
 
     def __repr__(self) -> str:
         return f"<Transport max_idle_conns_per_host={self.max_idle_conns_per_host}>"
@@ -1348,8 +1349,13 @@ class Transport:
 
     def _handshake(self, conn: Any, server_name: str, ctx: Context) -> Any:
         from gonet.tls import client as tls_client
+        from gonet.tls import client_context
 
         cfg = self.tls_client_config
+        if cfg is None:
+            cfg = self._tls_default
+            if cfg is None:
+                cfg = self._tls_default = client_context()  # the system's trust store, once
         tconn = tls_client(conn, cfg, server_hostname=server_name)
         limit = None
         if self.tls_handshake_timeout:
