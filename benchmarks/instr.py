@@ -10,6 +10,13 @@ trips or HTTP requests) the client counted::
     python -m benchmarks.instr echo            # gonet_echo.py, 64 connections, 100 B
     python -m benchmarks.instr http            # gonet_http.py, the 13-byte hello
     python -m benchmarks.instr http --server servers/uvicorn_h11.py --python python3.13
+    python -m benchmarks.instr client          # client_gonet.py against gonet_http.py
+    python -m benchmarks.instr client --client servers/client_aiohttp.py --conns 1
+
+``client`` counts the other side: the hello server runs uninstrumented
+(``--server``, gonet's by default), the client script runs under callgrind,
+does ``--requests`` GETs to warm up and then as many with instrumentation
+on (it switches it itself), and its instructions are divided by them.
     python -m benchmarks.instr https           # gonet_https.py; the client: tlsload.py
     python -m benchmarks.instr https --server "servers/uvicorn_tls.py --fast"
     python -m benchmarks.instr ws              # gonet_websocket.py, 100-byte text echo
@@ -122,18 +129,54 @@ def measure(mode: str, server: str, python: str, conns: int, seconds: float,
             "instructions": total, "per_message": round(total / count) if count else None}
 
 
+def measure_client(client: str, server: str, python: str, conns: int, requests: int,
+                   keep: str | None = None) -> dict:
+    port = _free_port()
+    srv = subprocess.Popen([python, str(HERE / server), "--port", str(port)], cwd=HERE / "servers",
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port, srv, 60)
+        with tempfile.TemporaryDirectory(prefix="gonet-cg-") as tmp:
+            outdir = keep or tmp
+            os.makedirs(outdir, exist_ok=True)
+            argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                    f"--callgrind-out-file={outdir}/cg.%p", python, str(HERE / client),
+                    "--url", f"http://127.0.0.1:{port}/", "--conns", str(conns),
+                    "--requests", str(requests)]
+            r = subprocess.run(argv, cwd=HERE / "servers", capture_output=True, text=True,
+                               timeout=1800)
+            if r.returncode != 0:
+                raise RuntimeError(f"client failed: {r.stderr[-500:]}")
+            total = _total(outdir)
+    finally:
+        srv.terminate()
+        srv.wait(30)
+    return {"mode": "client", "client": client, "server": server, "python": python,
+            "conns": conns, "messages": requests, "instructions": total,
+            "per_message": round(total / requests) if requests else None}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.instr", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=("echo", "http", "https", "ws"))
+    p.add_argument("mode", choices=("echo", "http", "https", "ws", "client"))
     p.add_argument("--server", help="server script under benchmarks/, with its arguments "
                                     "(default: gonet's)")
+    p.add_argument("--client", default="servers/client_gonet.py",
+                   help="client: the client script under benchmarks/")
+    p.add_argument("--requests", type=int, default=5000,
+                   help="client: requests counted (after as many to warm up)")
     p.add_argument("--python", default=sys.executable, help="interpreter to run it with")
     p.add_argument("--conns", type=int, default=64)
     p.add_argument("--seconds", type=float, default=10.0, help="measured window")
     p.add_argument("--keep", metavar="DIR",
                    help="keep callgrind's output in DIR (for callgrind_annotate)")
     a = p.parse_args(argv)
+    if a.mode == "client":
+        out = measure_client(a.client, a.server or DEFAULT_SERVER["http"], a.python, a.conns,
+                             a.requests, a.keep)
+        print(json.dumps(out))
+        return 0
     out = measure(a.mode, a.server or DEFAULT_SERVER[a.mode], a.python, a.conns, a.seconds,
                   a.keep)
     print(json.dumps(out))

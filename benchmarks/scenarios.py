@@ -596,6 +596,66 @@ class FanoutScenario(Scenario):
         return out
 
 
+class ClientScenario(Scenario):
+    """HTTP clients (self-timing scripts, one process each) against one hello
+    server in its own process: the first of ``targets`` that starts. Each
+    client keeps ``conns`` GETs in flight on keep-alive connections; rounds
+    interleave the clients."""
+
+    def __init__(self, name: str, title: str, clients: list[Spec], targets: list[Spec],
+                 description: str = "") -> None:
+        metrics = [
+            Metric("rate", "requests/s", ratio=True),
+            Metric("p50_ms", "p50 ms", "{:.2f}", higher_is_better=False),
+            Metric("p99_ms", "p99 ms", "{:.2f}", higher_is_better=False),
+            Metric("bad", "errors+non-2xx", "{:,.0f}", higher_is_better=False),
+        ]
+        super().__init__(name, title, clients, metrics, description)
+        self.targets = targets
+
+    def _start_target(self, st: Settings) -> tuple[ServerProc, Spec] | None:
+        for spec in self.targets:
+            if spec.missing():
+                continue
+            port = free_port()
+            p = ServerProc(spec.name, spec.argv("--port", str(port)), port, self.name)
+            p.start()
+            try:
+                p.wait_ready()
+            except ServerError as e:
+                p.stop()
+                st.log(f"  target {spec.label}: {e}")
+                continue
+            return p, spec
+        return None
+
+    def measure(self, st: Settings, rows: list[Row], res: Result) -> None:
+        started = self._start_target(st)
+        if started is None:
+            res.skipped = "no hello server could start"
+            for r in rows:
+                r.status, r.reason = "skipped", res.skipped
+            return
+        proc, target = started
+        res.notes.append(f"target: {target.label}, its own process; each client in its own "
+                         f"process, {st.conns} GETs in flight, keep-alive, "
+                         f"{st.duration:g} s x {st.rounds} rounds, median shown")
+        args = ["--url", f"http://127.0.0.1:{proc.port}/", "--conns", str(st.conns),
+                "--seconds", f"{st.duration:g}", "--warmup", f"{max(st.warmup, 0.5):g}"]
+        try:
+            for _ in range(st.rounds):
+                for r in rows:
+                    _run_program_round(st, r, args)
+                    if not proc.alive():
+                        raise ServerError(f"the target died: {proc.log_tail()}")
+        except ServerError as e:
+            for r in rows:
+                if r.status == "pending":
+                    r.fail(e)
+        finally:
+            proc.stop()
+
+
 # -- the registry -----------------------------------------------------------------
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -663,3 +723,10 @@ register(IdleScenario(
     max_idle=5000,
     description="open WebSockets that send nothing (each server's handler waits in its "
                 "receive call), and the echo of scenario 9 with them held"))
+
+# issue 16: the HTTP client
+register(ClientScenario(
+    "client", "12. HTTP client: 64 GETs in flight against one hello server",
+    specs.CLIENT_PROGRAMS, specs.CLIENT_TARGETS,
+    description="requests/s and latency of each client (goroutines, tasks or threads, one per "
+                "request in flight) against the same keep-alive hello server"))

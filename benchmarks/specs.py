@@ -122,3 +122,21 @@ WEBSOCKET_SERVERS = [
          ("uvicorn", "wsproto"), extra_args=("--ws", "wsproto")),
     Spec("go-websocket", "Go net/http Hijack, frames by hand (1 core)", "go_websocket.py"),
 ]
+
+# -- issue 16: HTTP clients, 64 GETs in flight against one hello server ---------------
+#: The hello servers the client scenario may aim at, best first: the first one
+#: that starts is used for every client row (it should not be the bottleneck).
+CLIENT_TARGETS = [
+    Spec("go-http", "Go net/http (1 core)", "go_http.py"),
+    UVICORN_FAST,
+    GONET_HTTP,
+]
+CLIENT_PROGRAMS = [
+    Spec("gonet-client", "gonet.http Client", "client_gonet.py", ("gonet", "h11"), gonet=True),
+    Spec("aiohttp-client", "aiohttp.ClientSession", "client_aiohttp.py", ("aiohttp",)),
+    Spec("httpx-async", "httpx.AsyncClient", "client_httpx.py", ("httpx",)),
+    Spec("requests-threads", "requests (a thread per request in flight)", "client_requests.py",
+         ("requests",)),
+    Spec("requests-gevent", "requests under gevent monkey-patching", "client_requests.py",
+         ("requests", "gevent"), extra_args=("--gevent",)),
+]

@@ -187,3 +187,14 @@ def test_websocket_scenarios_drive_real_websockets(tmp_path: Path) -> None:
     assert idle["status"] == "ok", idle
     assert idle["figures"]["idle_open"] == 50 and idle["figures"]["closed_by_server"] == 0
     assert 0 < idle["figures"]["rss_per_conn_kb"] < 200
+
+
+@pytest.mark.timeout(90)
+def test_client_scenario_measures_gonets_client(tmp_path: Path) -> None:
+    data, stdout = run_suite(tmp_path, "--only", "client", "--servers", "gonet-client")
+    check_well_formed(data)
+    (sc,) = data["scenarios"]
+    row = rows_by_name(sc)["gonet-client"]
+    assert row["status"] == "ok", row
+    assert row["figures"]["rate"] > 0 and row["figures"]["bad"] == 0
+    assert any(n.startswith("target: ") for n in sc["notes"])

@@ -116,3 +116,21 @@ def test_ws_chat_example_serves_the_page_and_broadcasts(start_example):
                         c.recv(timeout=5)
                 assert ei.value.rcvd.code == 1001
             assert proc.wait(10) == 0
+
+
+def test_fetch_example_fetches_concurrently_under_deadlines():
+    # Without URLs it serves its own pages: fast, slow (beyond the deadline),
+    # a redirect, a 404, and a refused port.
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, str(EXAMPLES / "fetch.py"), "--timeout", "0.5"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("200 OK") and lines[0].endswith("/fast")
+    assert 'context deadline exceeded' in lines[1] and lines[1].startswith("error")
+    assert lines[2].startswith("200 OK") and lines[2].endswith("/old")
+    assert lines[3].startswith("404 Not Found")
+    assert "connection refused" in lines[4]
+    assert lines[5].startswith("5 URLs in ")
+    # concurrent: all five cost the slow page's deadline once, not in sum
+    assert float(lines[5].split()[3]) < 2.0 and time.monotonic() - t0 < 20

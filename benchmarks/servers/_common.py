@@ -109,3 +109,65 @@ async def asgi_hello(scope: dict, receive: Any, send: Any) -> None:
         "headers": [(b"content-type", b"text/plain"), (b"content-length", b"13")],
     })
     await send({"type": "http.response.body", "body": BODY})
+
+
+# -- HTTP clients (the client scenario) ---------------------------------------------
+
+
+def client_args() -> argparse.Namespace:
+    """``python SCRIPT --url URL [--conns N] [--seconds S] [--warmup W] [--requests N]``.
+
+    A client script keeps ``conns`` requests in flight (goroutines, tasks or
+    threads, each with its own loop of GETs on a keep-alive pool) for a
+    ``warmup`` and then a measured ``seconds``, and prints :func:`client_result`.
+    With ``--requests N`` (instruction counting) it runs N requests after the
+    warm-up instead, switching callgrind's instrumentation on around them.
+    """
+    p = argparse.ArgumentParser()
+    p.add_argument("--url", required=True)
+    p.add_argument("--conns", type=int, default=64)
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--warmup", type=float, default=1.0)
+    p.add_argument("--requests", type=int, default=0)
+    p.add_argument("--quick", action="store_true")
+    a = p.parse_args()
+    if a.quick:
+        a.seconds, a.warmup = min(a.seconds, 1.5), min(a.warmup, 0.5)
+    raise_nofile()
+    return a
+
+
+class ClientStats:
+    """Counts and latencies shared by a client script's workers (one thread
+    or event loop at a time appends; the GIL keeps list.append whole)."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.errors = 0
+        self.lat: list[float] = []
+        self.measuring = False
+        self.stop = False
+
+    def record(self, seconds: float) -> None:
+        self.done += 1
+        if self.measuring:
+            self.lat.append(seconds)
+
+
+def client_result(st: ClientStats, n0: int, t0: float, n1: int, t1: float) -> dict:
+    lat = sorted(st.lat)
+
+    def pct(q: float) -> float:
+        return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000 if lat else 0.0
+
+    return {"rate": (n1 - n0) / (t1 - t0), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+            "requests": n1 - n0, "bad": st.errors}
+
+
+def callgrind(on: bool) -> None:
+    """Switch callgrind's instrumentation of this process on or off."""
+    import os
+    import subprocess
+
+    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+                   capture_output=True)
