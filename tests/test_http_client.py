@@ -847,3 +847,120 @@ def test_idle_pooled_connection_pins_no_goroutine(run, echo):
         assert t.num_idle() == 10
         assert len(mine) <= before + 1  # the idle timer's, at most
     run(body)
+
+
+def _dies_on_second_request(s):
+    # answers one request, reads the next one and hangs up without a word:
+    # the race of a server closing an idle connection as a request arrives
+    read_request(s)
+    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+    read_request(s)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_request_lost_to_a_closing_connection(run, method):
+    calls = []
+
+    def script(s):
+        calls.append(1)
+        if len(calls) == 1:
+            _dies_on_second_request(s)
+        else:
+            read_request(s)
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+
+    port, _ = raw_server(script, conns=2)
+
+    def body():
+        c = http.Client(transport=http.Transport())
+        url = f"http://127.0.0.1:{port}/"
+        assert c.get(url).body.read() == b"first"
+        if method == "GET":  # idempotent: sent again on a new connection (Go's rule)
+            assert c.get(url).body.read() == b"second"
+        else:  # a POST the server may have seen is not sent twice
+            with pytest.raises(http.URLError, match=f'^Post "{url}": server closed the '
+                                                    "connection before responding"):
+                c.post(url, body=b"data")
+    run(body)
+    assert len(calls) == (2 if method == "GET" else 1)
+
+
+def test_101_switching_protocols_gives_the_connection(run):
+    def script(s):
+        read_request(s)
+        s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n"
+                  b"Connection: Upgrade\r\n\r\nhello")
+        while True:
+            d = s.recv(1024)
+            if not d:
+                return
+            s.sendall(d.upper())
+
+    port, _ = raw_server(script)
+
+    def body():
+        req = http.new_request("GET", f"http://127.0.0.1:{port}/",
+                               headers={"Upgrade": "echo", "Connection": "Upgrade"})
+        r = http.Client(transport=http.Transport()).do(req)
+        assert r.status_code == 101
+        assert r.body.read(5) == b"hello"  # bytes that came with the head
+        r.body.write(b"ping")
+        assert r.body.read(4) == b"PING"
+        r.body.close()
+    run(body)
+
+
+def test_max_idle_conns_across_hosts_and_threads(run):
+    hs = [Echo(), Echo()]
+    with TestServer(hs[0]) as a, TestServer(hs[1]) as b:
+        t = http.Transport(max_idle_conns=1)
+
+        def body():
+            c = http.Client(transport=t)
+            c.get(a.url + "/x").body.read()
+            c.get(b.url + "/x").body.read()  # evicts the idle one to a
+            assert t.num_idle() == 1
+            c.get(b.url + "/x").body.read()
+            c.get(a.url + "/x").body.read()
+            return t.num_idle()
+
+        assert run(body) == 1
+        assert hs[0].conns() == 2 and hs[1].conns() == 1
+
+        # the same Transport from another thread has a pool of its own
+        def other():
+            http.Client(transport=t).get(a.url + "/x").body.read()
+            return t.num_idle()
+
+        assert run(other) == 1
+        assert hs[0].conns() == 3
+
+
+def test_context_cancel_aborts_a_parked_write(run):
+    # A server that never reads: the upload fills the socket buffers and the
+    # write parks, until the context is cancelled.
+    stop = threading.Event()
+
+    def script(s):
+        stop.wait(10)
+
+    port, _ = raw_server(script)
+
+    def gen():
+        chunk = b"x" * 65536
+        for _ in range(2000):
+            yield chunk
+
+    def body():
+        ctx, cancel = context.with_cancel(context.background())
+        gonet.time.after_func(0.3, cancel)
+        t0 = time.monotonic()
+        with pytest.raises(http.URLError, match="context canceled"):
+            http.Client(transport=http.Transport()).do(
+                http.new_request("POST", f"http://127.0.0.1:{port}/", body=gen(), context=ctx))
+        assert time.monotonic() - t0 < 3
+
+    try:
+        run(body)
+    finally:
+        stop.set()

@@ -415,3 +415,34 @@ def test_proxy_from_the_environment(tmp_path):
     assert out["direct"] == "origin saw GET /direct host=" + ts.addr
     assert out["skipped"].startswith('Get "http://skipped.test/": ')
     assert proxy.log == ["GET http://example.test/via-proxy HTTP/1.1"]
+
+
+def test_https_to_stdlib_server_with_a_trustme_certificate(run):
+    trustme = pytest.importorskip("trustme", reason="trustme is in the test extra")
+    import ssl
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    srv_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(srv_ctx)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Std11Handler)
+    srv.socket = srv_ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    try:
+        def body():
+            cli_ctx = ssl.create_default_context()
+            ca.configure_trust(cli_ctx)
+            c = ghttp.Client(transport=ghttp.Transport(tls_client_config=cli_ctx))
+            seen = set()
+            for _ in range(3):
+                with c.get(f"https://localhost:{port}/") as r:
+                    assert r.tls.server_name in (None, "localhost")
+                    seen.add(r.body.read())
+            assert len(seen) == 1  # keep-alive over TLS
+            with pytest.raises(ghttp.URLError, match="certificate verify failed"):
+                ghttp.Client(transport=ghttp.Transport()).get(f"https://localhost:{port}/")
+        run(body)
+    finally:
+        srv.shutdown()
+        srv.server_close()
