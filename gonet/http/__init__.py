@@ -66,6 +66,7 @@ from gonet.http.server import SERVER_CONTEXT_KEY, AbortHandler, Server, ServerCl
 from gonet.http.status import status_text
 from gonet.http.transport import (
     DEFAULT_USER_AGENT,
+    ProxyURL,
     Response,
     Transport,
     default_transport,
@@ -114,6 +115,7 @@ __all__ = [
     "CookieJar",
     "DEFAULT_USER_AGENT",
     "ErrUseLastResponse",
+    "ProxyURL",
     "Response",
     "Transport",
     "URLError",

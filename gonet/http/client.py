@@ -4,8 +4,9 @@ Go's ``http.Client`` (``client.go``) over a Transport: ``do(req)`` sends the
 request through ``transport.round_trip`` and follows redirects as Go does,
 consulting the cookie jar on every hop; ``get``/``head``/``post``/
 ``post_form`` build the request first. Every failure is raised as a
-:class:`~gonet.http.request.URLError` naming the method, the URL and the
-cause, as Go's ``url.Error`` reads::
+:class:`~gonet.http.request.URLError` naming the method (the first
+request's, through redirects, as Go), the URL and the cause, as Go's
+``url.Error`` reads::
 
     Get "http://127.0.0.1:1/": dial tcp 127.0.0.1:1: connect: connection refused
 
@@ -151,7 +152,7 @@ class Client:
             resp.body = _DeadlineBody(resp.body, cancel, deadline, resp.request)
         return resp
 
-    def _send(self, req: Request, deadline: float | None) -> Response:
+    def _send(self, req: Request, deadline: float | None, op: str) -> Response:
         jar = self.jar
         if jar is not None:
             for c in jar.cookies(req.url):
@@ -162,7 +163,7 @@ class Client:
         except BaseException as e:
             if not isinstance(e, Exception):
                 raise
-            raise URLError.of(req.method, req.url, _timeout_cause(e, deadline)) from None
+            raise URLError.of(op, req.url, _timeout_cause(e, deadline)) from None
         if jar is not None:
             cookies = resp.cookies()
             if cookies:
@@ -177,7 +178,7 @@ class Client:
         ireq = req
         while True:
             if resp is None:
-                resp = self._send(req, deadline)
+                resp = self._send(req, deadline, ireq.method)
             code = resp.status_code
             method, follow, with_body = _redirect_behavior(req.method, code, ireq)
             if not follow:
@@ -189,7 +190,7 @@ class Client:
                 u = _resolve(req.url, loc)
             except ValueError as e:
                 _drain(resp)
-                raise URLError.of(req.method, req.url, ValueError(
+                raise URLError.of(ireq.method, req.url, ValueError(
                     f"failed to parse Location header {loc!r}: {e}")) from None
             nreq = _redirected(req, ireq, ihdr, method, u, with_body)
             via.append(req)
@@ -202,7 +203,7 @@ class Client:
                 if err is ErrUseLastResponse or isinstance(err, ErrUseLastResponse):
                     return resp
                 _drain(resp)
-                ue = URLError.of(nreq.method, nreq.url, err)
+                ue = URLError.of(ireq.method, nreq.url, err)  # Go: the first request's method
                 ue.response = resp
                 raise ue
             _drain(resp)

@@ -71,6 +71,7 @@ from gonet.runtime.sched import get_sched
 
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "ProxyURL",
     "Response",
     "Transport",
     "default_transport",
@@ -95,13 +96,27 @@ _BACKGROUND = background()
 # -- proxies --------------------------------------------------------------------------
 
 
+class ProxyURL(URL):
+    """A proxy's URL: a :class:`URL` that also carries the ``user:password``
+    the proxy asks for (sent as ``Proxy-Authorization: Basic``); ``str()``
+    leaves the password out."""
+
+    __slots__ = ("userinfo",)
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+
 def proxy_url(fixed: str | URL) -> Callable[[Request], URL]:
     """A ``proxy`` function that always answers ``fixed`` (Go's ``ProxyURL``)."""
-    u = fixed if isinstance(fixed, URL) else _parse_proxy(fixed)
+    u = _parse_proxy(fixed)
     return lambda req: u
 
 
-def _parse_proxy(s: str) -> URL:
+def _parse_proxy(s: str | URL) -> ProxyURL:
+    if isinstance(s, ProxyURL):
+        return s
+    s = str(s)
     if "://" not in s:
         s = "http://" + s
     try:
@@ -110,8 +125,9 @@ def _parse_proxy(s: str) -> URL:
         raise ValueError(f"invalid proxy address {s!r}: {e}") from None
     if u.scheme not in ("http", "https"):
         raise ValueError(f"invalid proxy address {s!r}: unsupported scheme {u.scheme!r}")
-    u.opaque = userinfo or ""  # carried to the CONNECT / absolute-form request as credentials
-    return u
+    p = ProxyURL(u.path, u.raw_query, u.scheme, u.host, u.raw_path)
+    p.userinfo = userinfo or ""
+    return p
 
 
 def _env(*names: str) -> str:
@@ -418,9 +434,6 @@ class _BytesBody(_BodyReader):
         self._buf = b""
 
 
-_EMPTY = b""
-
-
 class _ConnBody(_BodyReader):
     """A body read from its connection as the caller asks (see _PersistConn)."""
 
@@ -447,7 +460,7 @@ class _ConnBody(_BodyReader):
             self.eof = True
             cause = pc.cause(e)
             pc.fail()
-            if isinstance(cause, OSError | ProtocolError | Exception):
+            if isinstance(cause, Exception):
                 raise URLError.of(self._req.method, self._req.url, cause) from None
             raise
         if not piece:
@@ -1121,6 +1134,10 @@ class Transport:
     - ``tls_client_config``: an ``ssl.SSLContext`` for https (the system's
       trust store by default).
     - ``max_response_header_bytes`` (1 MB): the largest response head read.
+
+    Set the options before the first request (Go asks the same): a request
+    with no header and no body of its own reuses the bytes of an earlier
+    identical head, built under the options of that time.
     """
 
     def __init__(self, max_idle_conns: int = 100, max_idle_conns_per_host: int = 2,
@@ -1202,10 +1219,12 @@ class Transport:
         if addr is None:
             addr = self._addrs[(scheme, hostport)] = _canonical_addr(scheme, hostport)
         proxy = self.proxy(req) if self.proxy is not None else None
-        if proxy is not None and not isinstance(proxy, URL):
-            proxy = _parse_proxy(str(proxy))
-        key = (scheme, addr, str(proxy) if proxy is not None else "",
-               proxy.opaque if proxy is not None else "")
+        if proxy is None:
+            key: tuple = (scheme, addr)
+        else:
+            if proxy.__class__ is not ProxyURL:
+                proxy = _parse_proxy(proxy)
+            key = (scheme, addr, proxy.scheme, proxy.host, proxy.userinfo)
         pool = self._pool()
         while True:
             pc = pool.take_idle(key)
@@ -1315,11 +1334,11 @@ class Transport:
         (conn, TLS state, requests in absolute form, Proxy-Authorization)."""
         auth = None
         if proxy is not None:
-            if proxy.opaque:
+            if proxy.userinfo:
                 import base64
                 from urllib.parse import unquote
 
-                user, _, pw = proxy.opaque.partition(":")
+                user, _, pw = proxy.userinfo.partition(":")
                 auth = "Basic " + base64.b64encode(
                     f"{unquote(user)}:{unquote(pw)}".encode()).decode("ascii")
             target = _canonical_addr(proxy.scheme, proxy.host)
