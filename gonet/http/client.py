@@ -26,8 +26,10 @@ Redirects (Go's ``redirectBehavior``)
   :data:`ErrUseLastResponse` returns the last response instead, unread.
 
 ``timeout`` bounds the whole exchange, redirects and reading the body
-included: it is a deadline on the request's context, so it aborts a dial, a
-handshake or a read at once.
+included, and aborts a dial, a handshake or a read at once. With gonet's
+Transport it is handed over as a deadline (``round_trip_until``: the
+connection's deadline, no context or timer made per request); another
+RoundTripper gets it as a deadline on the request's context, as in Go.
 """
 
 from __future__ import annotations
@@ -121,36 +123,54 @@ class Client:
     def do(self, req: Request) -> Response:
         """Send ``req``, follow redirects, and return the final response; its
         body is to be read and closed by the caller. Raises URLError."""
-        cancel = None
+        t = self.transport or default_transport
         deadline = None
+        cancel = None
         if self.timeout:
             deadline = time.monotonic() + self.timeout
-            ctx = req.context
-            d = ctx.deadline()
-            if d is None or deadline < d:
-                ctx, cancel = _context.with_deadline(ctx, deadline)
-                req = req.with_context(ctx)
-            else:
-                deadline = None  # the request's own deadline comes first
-        if cancel is None and self.jar is None:
+            if not hasattr(t, "round_trip_until"):
+                # Another RoundTripper: the deadline goes in the request's
+                # context, as Go's setRequestCancel does.
+                ctx = req.context
+                d = ctx.deadline()
+                if d is None or deadline < d:
+                    ctx, cancel = _context.with_deadline(ctx, deadline)
+                    req = req.with_context(ctx)
+                else:
+                    deadline = None  # the request's own deadline comes first
+        if self.jar is None:
             # The common case, spelled out: one round trip, no redirect.
-            t = self.transport or default_transport
             try:
-                resp = t.round_trip(req)
+                if deadline is None:
+                    resp = t.round_trip(req)
+                elif cancel is None:
+                    resp = t.round_trip_until(req, deadline)
+                else:
+                    resp = t.round_trip(req)
             except Exception as e:  # noqa: BLE001 - every failure becomes a URLError
-                raise URLError.of(req.method, req.url, e) from None
-            if not 300 < resp.status_code < 309:  # 301-303, 307, 308 redirect
-                return resp
-            return self._do(req, None, resp)
+                if cancel is not None:
+                    cancel()
+                raise URLError.of(req.method, req.url, _timeout_cause(e, deadline)) from None
+            if 300 < resp.status_code < 309:  # 301-303, 307, 308: a redirect to follow
+                resp = self._redirects(req, deadline, resp, cancel)
+        else:
+            resp = self._redirects(req, deadline, None, cancel)
+        if deadline is not None:
+            body = resp.body
+            if not body.eof or cancel is not None:
+                # reading the body is under the deadline too: Go's wording
+                # when it passes, and the context's timer released at the end
+                resp.body = _DeadlineBody(body, cancel, deadline, resp.request)
+        return resp
+
+    def _redirects(self, req: Request, deadline: float | None, resp: Response | None,
+                   cancel: Any) -> Response:
         try:
-            resp = self._do(req, deadline)
+            return self._do(req, deadline, resp)
         except BaseException:
             if cancel is not None:
                 cancel()
             raise
-        if cancel is not None:
-            resp.body = _DeadlineBody(resp.body, cancel, deadline, resp.request)
-        return resp
 
     def _send(self, req: Request, deadline: float | None, op: str) -> Response:
         jar = self.jar
@@ -159,7 +179,10 @@ class Client:
                 req.header.add("Cookie", f"{c.name}={c.value}")
         t = self.transport or default_transport
         try:
-            resp = t.round_trip(req)
+            if deadline is not None and hasattr(t, "round_trip_until"):
+                resp = t.round_trip_until(req, deadline)
+            else:
+                resp = t.round_trip(req)
         except BaseException as e:
             if not isinstance(e, Exception):
                 raise
@@ -303,7 +326,7 @@ class _DeadlineBody(_BodyReader):
 
     __slots__ = ("_raw", "_cancel", "_deadline", "_req")
 
-    def __init__(self, raw: _BodyReader, cancel: Callable[[], None], deadline: float | None,
+    def __init__(self, raw: _BodyReader, cancel: Callable[[], None] | None, deadline: float | None,
                  req: Request) -> None:
         self._raw = raw
         self._cancel = cancel

@@ -562,7 +562,7 @@ class _PersistConn:
     ``_on_cancel`` (a context's after_func) and the pool's idle timer."""
 
     __slots__ = ("t", "pool", "key", "conn", "codec", "probe", "tls", "reused", "idle_at",
-                 "closed", "_ctx", "_stop", "_deadline", "_req", "_keep", "_absolute",
+                 "closed", "_ctx", "_dl", "_stop", "_deadline", "_req", "_keep", "_absolute",
                  "_proxy_auth", "_counted")
 
     def __init__(self, t: Transport, pool: _Pool, key: tuple, conn: Any, tls_state: Any,
@@ -581,6 +581,7 @@ class _PersistConn:
         self.idle_at = 0.0
         self.closed = False
         self._ctx: Context | None = None
+        self._dl: float | None = None  # the exchange's deadline: the context's or the Client's
         self._stop: Any = None
         self._deadline = False
         self._req: Request | None = None
@@ -595,16 +596,15 @@ class _PersistConn:
 
     # -- the exchange ---------------------------------------------------------------
 
-    def _begin(self, req: Request, ctx: Context) -> None:
+    def _begin(self, req: Request, ctx: Context, dl: float | None) -> None:
         self._req = req
         self._ctx = ctx
-        if ctx is _BACKGROUND:
-            return  # nothing can cancel it: no deadline, no after_func
-        d = ctx.deadline()
-        if d is not None:
-            self.conn.set_deadline(d)
+        self._dl = dl
+        if dl is not None:
+            self.conn.set_deadline(dl)
             self._deadline = True
-        self._stop = after_func(ctx, self._on_cancel)
+        if ctx is not _BACKGROUND:  # nothing can cancel that one: no after_func
+            self._stop = after_func(ctx, self._on_cancel)
 
     def _on_cancel(self) -> None:
         # The request's context is done: wake whatever the exchange is parked in.
@@ -620,16 +620,17 @@ class _PersistConn:
             if err is not None:
                 return err
             if isinstance(e, DeadlineExceededError) and not isinstance(e, _HeaderTimeout):
-                d = ctx.deadline()
+                d = self._dl
                 if d is not None and time.monotonic() >= d - 0.001:
                     return DeadlineExceeded()
         return e
 
-    def round_trip(self, req: Request, ctx: Context, head: bytes, length: int | None,
-                   gzip: bool) -> Response:
+    def round_trip(self, req: Request, ctx: Context, dl: float | None, head: bytes,
+                   length: int | None, gzip: bool) -> Response:
         """Write ``req`` (its head already built by the Transport's codec
-        call) and read the response head; the body follows as it is read."""
-        self._begin(req, ctx)
+        call) and read the response head; the body follows as it is read.
+        ``dl``: the deadline of the whole exchange (None: none)."""
+        self._begin(req, ctx, dl)
         codec = self.codec
         conn = self.conn
         written = False
@@ -779,11 +780,11 @@ class _PersistConn:
     def _ctx_over(self) -> bool:
         """The request's context is done, or its deadline has passed."""
         ctx = self._ctx
-        if ctx is None or ctx is _BACKGROUND:
+        if ctx is None:
             return False
-        if ctx.err() is not None:
+        if ctx is not _BACKGROUND and ctx.err() is not None:
             return True
-        d = ctx.deadline()
+        d = self._dl
         return d is not None and time.monotonic() >= d - 0.001
 
     def _ctx_done(self) -> bool:
@@ -792,7 +793,7 @@ class _PersistConn:
 
     def _set_read_limit(self, limit: float | None) -> None:
         """A read deadline of the Transport's own, never past the context's."""
-        ctx_d = self._ctx.deadline() if self._ctx is not None else None
+        ctx_d = self._dl
         if limit is None or (ctx_d is not None and ctx_d < limit):
             limit = ctx_d
         if self._ctx_done():
@@ -861,6 +862,7 @@ class _PersistConn:
         stop = self._stop
         self._req = None
         self._ctx = None
+        self._dl = None
         if stop is not None:
             self._stop = None
             if not stop():
@@ -1061,7 +1063,7 @@ class _Pool:
 
     # -- max_conns_per_host --------------------------------------------------------
 
-    def acquire_place(self, key: tuple, ctx: Context) -> _PersistConn | None:
+    def acquire_place(self, key: tuple, ctx: Context, d: float | None) -> _PersistConn | None:
         """With max_conns_per_host: a place to dial (None), or a connection
         handed over by one that went idle; waits while the host is at its
         limit. Raises the context's error if it ends first."""
@@ -1071,7 +1073,6 @@ class _Pool:
             return None
         w = _Waiter()
         self.waiters.setdefault(key, deque()).append(w)
-        d = ctx.deadline()
         timeout = None if d is None else max(0.0, d - time.monotonic())
         i, got, _ = select(w.ch.recv_case(), ctx.done().recv_case(), timeout=timeout)
         if i == 0:
@@ -1204,6 +1205,14 @@ class Transport:
         """Send ``req`` and return the response, its body still to be read
         (Go's ``RoundTrip``). Raises the cause of a failure as it is (the
         Client wraps it in a URLError)."""
+        return self.round_trip_until(req, None)
+
+    def round_trip_until(self, req: Request, deadline: float | None) -> Response:
+        """``round_trip`` with a deadline of its own for the whole exchange,
+        the response body included (absolute ``time.monotonic()``; the
+        request's context may end it sooner). ``Client.timeout`` comes this
+        way: a deadline on the connection, with no context and no timer
+        made for it."""
         u = req.url
         scheme = u.scheme
         if scheme != "http" and scheme != "https":
@@ -1212,9 +1221,15 @@ class Transport:
         if not hostport:
             raise ValueError("http: no Host in request URL")
         ctx = req.context
-        err = ctx.err()
-        if err is not None:
-            raise err
+        if ctx is _BACKGROUND:
+            dl = deadline
+        else:
+            err = ctx.err()
+            if err is not None:
+                raise err
+            dl = ctx.deadline()
+            if deadline is not None and (dl is None or deadline < dl):
+                dl = deadline
         addr = self._addrs.get((scheme, hostport))
         if addr is None:
             addr = self._addrs[(scheme, hostport)] = _canonical_addr(scheme, hostport)
@@ -1230,16 +1245,16 @@ class Transport:
             pc = pool.take_idle(key)
             if pc is None:
                 try:
-                    pc = self._new_conn(pool, key, scheme, addr, proxy, ctx, req)
+                    pc = self._new_conn(pool, key, scheme, addr, proxy, ctx, dl)
                 except Exception as e:
-                    raise _ctx_cause(ctx, e) from None
+                    raise _ctx_cause(ctx, dl, e) from None
             try:
                 args = self._request_head(pc, req)
             except BaseException:
                 pc.close()
                 raise
             try:
-                return pc.round_trip(req, ctx, *args)
+                return pc.round_trip(req, ctx, dl, *args)
             except _Retry as r:
                 if not _replayable(req, r.nothing_written):
                     raise r.cause from None
@@ -1313,23 +1328,23 @@ class Transport:
     # -- new connections ---------------------------------------------------------------
 
     def _new_conn(self, pool: _Pool, key: tuple, scheme: str, addr: str, proxy: URL | None,
-                  ctx: Context, req: Request) -> _PersistConn:
+                  ctx: Context, dl: float | None) -> _PersistConn:
         counted = False
         if self.max_conns_per_host > 0:
-            handed = pool.acquire_place(key, ctx)
+            handed = pool.acquire_place(key, ctx, dl)
             if handed is not None:
                 return handed
             counted = True
         try:
-            conn, tls_state, absolute, auth = self._connect(scheme, addr, proxy, ctx)
+            conn, tls_state, absolute, auth = self._connect(scheme, addr, proxy, ctx, dl)
         except BaseException:
             if counted:
                 pool.release_place(key)
             raise
         return _PersistConn(self, pool, key, conn, tls_state, absolute, auth, counted)
 
-    def _connect(self, scheme: str, addr: str, proxy: URL | None,
-                 ctx: Context) -> tuple[Any, Any, bool, str | None]:
+    def _connect(self, scheme: str, addr: str, proxy: URL | None, ctx: Context,
+                 dl: float | None) -> tuple[Any, Any, bool, str | None]:
         """Dial ``addr`` (through ``proxy``), tunnel and handshake as needed:
         (conn, TLS state, requests in absolute form, Proxy-Authorization)."""
         auth = None
@@ -1348,25 +1363,27 @@ class Transport:
             if self.dial is not None:
                 conn = self.dial("tcp", target)
             else:
-                conn = net_dial("tcp", target, context=ctx)
+                timeout = None if dl is None else max(0.0, dl - time.monotonic())
+                conn = net_dial("tcp", target, timeout,
+                                context=None if ctx is _BACKGROUND else ctx)
         except OSError as e:
             if proxy is not None:
                 raise (type(e)(f"proxyconnect tcp: {e}") if _simple_oserror(e) else e) from None
             raise
         try:
             if proxy is not None and proxy.scheme == "https":
-                conn = self._handshake(conn, _host_only(proxy.host), ctx)
+                conn = self._handshake(conn, _host_only(proxy.host), ctx, dl)
             if scheme == "https":
                 if proxy is not None:
-                    self._tunnel(conn, addr, proxy, auth, ctx)
-                conn = self._handshake(conn, _host_only(addr), ctx)
+                    self._tunnel(conn, addr, proxy, auth, ctx, dl)
+                conn = self._handshake(conn, _host_only(addr), ctx, dl)
                 return conn, conn.connection_state(), False, None
             return conn, None, proxy is not None, auth
         except BaseException:
             conn.close()
             raise
 
-    def _handshake(self, conn: Any, server_name: str, ctx: Context) -> Any:
+    def _handshake(self, conn: Any, server_name: str, ctx: Context, d: float | None) -> Any:
         from gonet.tls import client as tls_client
         from gonet.tls import client_context
 
@@ -1379,7 +1396,6 @@ class Transport:
         limit = None
         if self.tls_handshake_timeout:
             limit = time.monotonic() + self.tls_handshake_timeout
-        d = ctx.deadline()
         if d is not None and (limit is None or d < limit):
             limit = d
         stop = after_func(ctx, lambda: None if conn.closed else conn.set_deadline(0.0))
@@ -1403,13 +1419,13 @@ class Transport:
             stop()
         return tconn
 
-    def _tunnel(self, conn: Any, addr: str, proxy: URL, auth: str | None, ctx: Context) -> None:
+    def _tunnel(self, conn: Any, addr: str, proxy: URL, auth: str | None, ctx: Context,
+                d: float | None) -> None:
         """CONNECT ``addr`` through the proxy on ``conn``; raises unless 200."""
         codec = ClientCodec(self.max_response_header_bytes)
         headers = [("Host", addr), ("User-Agent", DEFAULT_USER_AGENT)]
         if auth:
             headers.append(("Proxy-Authorization", auth))
-        d = ctx.deadline()
         stop = after_func(ctx, lambda: None if conn.closed else conn.set_deadline(0.0))
         try:
             if d is not None:
@@ -1442,18 +1458,16 @@ class Transport:
             stop()
 
 
-def _ctx_cause(ctx: Context, e: BaseException) -> BaseException:
-    """``e``, or the context's error when the context is over (as Go's
-    getConn answers ctx.Err() when the context ends a dial)."""
-    if ctx is _BACKGROUND:
-        return e
-    err = ctx.err()
-    if err is not None:
-        return err
-    if isinstance(e, TimeoutError):
-        d = ctx.deadline()
-        if d is not None and time.monotonic() >= d - 0.001:
-            return DeadlineExceeded()
+def _ctx_cause(ctx: Context, dl: float | None, e: BaseException) -> BaseException:
+    """``e``, or the context's error when the context is over or the
+    deadline ``dl`` has passed (as Go's getConn answers ctx.Err() when the
+    context ends a dial)."""
+    if ctx is not _BACKGROUND:
+        err = ctx.err()
+        if err is not None:
+            return err
+    if isinstance(e, TimeoutError) and dl is not None and time.monotonic() >= dl - 0.001:
+        return DeadlineExceeded()
     return e
 
 
