@@ -964,3 +964,28 @@ def test_context_cancel_aborts_a_parked_write(run):
         run(body)
     finally:
         stop.set()
+
+
+def test_client_timeout_through_another_round_tripper(run, echo):
+    # A RoundTripper that is not gonet's Transport gets Client.timeout as a
+    # deadline on the request's context (Go's setRequestCancel).
+    seen = []
+
+    class Logging:
+        def __init__(self):
+            self.inner = http.Transport()
+
+        def round_trip(self, req):
+            seen.append(req.context.deadline())
+            return self.inner.round_trip(req)
+
+    def body():
+        c = http.Client(transport=Logging(), timeout=0.3)
+        with c.get(echo.url + "/x") as r:
+            assert r.body.read() == b"hello GET"
+        t0 = time.monotonic()
+        with pytest.raises(http.URLError, match="Client.Timeout exceeded") as ei:
+            c.get(echo.url + "/slowhead?d=3")
+        assert isinstance(ei.value, TimeoutError) and time.monotonic() - t0 < 2
+        assert all(d is not None for d in seen)
+    run(body)
