@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from gonet import http
 from gonet.http import ServeMux, new_request
 from gonet.http.mux import _DISJOINT, _EQUIV, _MORE_GENERAL, _MORE_SPECIFIC, _OVERLAP, _Pattern
 
@@ -429,3 +430,53 @@ def test_a_pattern_with_a_port_never_matches_a_plain_request():
     mux.handle("example.com:9000/", tag("uh-oh!"))
     w, _ = serve(mux, "GET", "/", host="example.com:9000")
     assert w.body == b"OK"
+
+
+# -- registration-time checks --------------------------------------------------------------
+
+
+def test_handler_that_cannot_take_w_r_is_refused_at_registration():
+    mux = http.ServeMux()
+
+    def no_args():
+        pass
+
+    def one(w):
+        pass
+
+    def kw_only(*, w, r):
+        pass
+
+    for fn in (no_args, one, kw_only):
+        with pytest.raises(TypeError, match=r"for 'GET /x' \(registered at .*test_http_mux.py:\d+\) "
+                                            r"must take \(w, r\)"):
+            mux.handle_func("GET /x", fn)
+    with pytest.raises(TypeError, match="must take"):
+        mux.handle_func("/deco")(one)
+    with pytest.raises(TypeError, match="must be callable"):
+        mux.handle("/obj", object())
+
+    class Bad:
+        def serve_http(self, w):
+            pass
+
+    with pytest.raises(TypeError, match="serve_http"):
+        mux.handle("/bad", Bad())
+    # Anything that can take two positional arguments is fine.
+    mux.handle_func("/a", lambda w, r: None)
+    mux.handle_func("/b", lambda *args: None)
+    mux.handle_func("/c", lambda w, r, extra=1: None)
+    mux.handle("/d", http.FileServer("."))
+    mux.handle_func("/e", print)  # a builtin: nothing to check
+    assert len(mux._patterns) == 5
+
+
+def test_http_namespace_is_its_api():
+    import gonet.http as h
+
+    assert dir(h) == sorted(h.__all__)
+    for name in h.__all__:
+        assert getattr(h, name) is not None
+    from pathlib import Path
+
+    assert (Path(h.__file__).parent.parent / "py.typed").exists()

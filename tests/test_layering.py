@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 #: Third-party packages that only one module may import.
-OWNERS = {"h11": "gonet.http.wire"}
+OWNERS = {"h11": "gonet.http.wire", "multipart": "gonet.http.multipart"}
 
 FACADE = {"gonet", "gonet.__main__"}
 

@@ -27,7 +27,7 @@ Modules: ``wire`` (request framing: heads, bodies, every RFC 9112 rule),
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any as _Any
 
 from gonet.http import status
 from gonet.http.accesslog import AccessLog
@@ -40,9 +40,27 @@ from gonet.http.client import (
     post,
     post_form,
 )
-from gonet.http.cookiejar import Cookie, CookieJar, read_set_cookies
+from gonet.http.cookie import (
+    SAME_SITE_LAX,
+    SAME_SITE_NONE,
+    SAME_SITE_STRICT,
+    Cookie,
+    ErrNoCookie,
+    parse_cookie,
+    parse_set_cookie,
+    set_cookie,
+)
+from gonet.http.cookiejar import CookieJar, read_set_cookies
 from gonet.http.fs import FileServer, serve_file
 from gonet.http.header import Header, canonical_header_key
+from gonet.http.multipart import (
+    ErrMessageTooLarge,
+    ErrMissingBoundary,
+    ErrMissingFile,
+    ErrNotMultipart,
+    FileHeader,
+    MultipartError,
+)
 from gonet.http.mux import ServeMux, clean_path
 from gonet.http.proxy import ProxyHeaders
 from gonet.http.request import (
@@ -88,22 +106,22 @@ from gonet.http.wsgi import WSGIHandler
 default_serve_mux = ServeMux()
 
 
-def handle(pattern: str, handler: Any) -> None:
+def handle(pattern: str, handler: _Any) -> None:
     """Register ``handler`` for ``pattern`` on the default ServeMux."""
     default_serve_mux.handle(pattern, handler)
 
 
-def handle_func(pattern: str, fn: Any = None) -> Any:
+def handle_func(pattern: str, fn: _Any = None) -> _Any:
     """Register ``fn(w, r)`` on the default ServeMux (a decorator without ``fn``)."""
     return default_serve_mux.handle_func(pattern, fn)
 
 
-def listen_and_serve(addr: str, handler: Any = None) -> None:
+def listen_and_serve(addr: str, handler: _Any = None) -> None:
     """Serve ``handler`` (the default ServeMux if None) on ``addr`` until shut down."""
     Server(addr=addr, handler=handler).listen_and_serve()
 
 
-def listen_and_serve_tls(addr: str, certfile: str, keyfile: str, handler: Any = None) -> None:
+def listen_and_serve_tls(addr: str, certfile: str, keyfile: str, handler: _Any = None) -> None:
     """Serve ``handler`` over HTTPS on ``addr`` until shut down (Go's ListenAndServeTLS)."""
     Server(addr=addr, handler=handler).listen_and_serve_tls(certfile, keyfile)
 
@@ -129,6 +147,19 @@ __all__ = [
     "proxy_from_environment",
     "proxy_url",
     "read_set_cookies",
+    "ErrMessageTooLarge",
+    "ErrMissingBoundary",
+    "ErrMissingFile",
+    "ErrNoCookie",
+    "ErrNotMultipart",
+    "FileHeader",
+    "MultipartError",
+    "SAME_SITE_LAX",
+    "SAME_SITE_NONE",
+    "SAME_SITE_STRICT",
+    "parse_cookie",
+    "parse_set_cookie",
+    "set_cookie",
     "AccessLog",
     "ProxyHeaders",
     "ErrBodyNotAllowed",
@@ -167,3 +198,8 @@ __all__ = [
     "status_text",
     "strip_prefix",
 ]
+
+
+def __dir__() -> list[str]:
+    # The namespace shows the API, not the submodules and helpers imported here.
+    return sorted(__all__)

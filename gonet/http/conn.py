@@ -55,6 +55,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from gonet.http.multipart import MultipartError
 from gonet.http.mux import warn_returned
 from gonet.http.request import URL, Body, MaxBytesError, Request, RequestBodyError
 from gonet.http.response import ResponseWriter
@@ -152,7 +153,7 @@ class ServerConn:
     __slots__ = ("owner", "cfg", "c", "send", "state", "parser", "remote", "created", "broken",
                  "peer_eof", "pending", "w", "req", "ctx_cancel", "want_watch", "watcher",
                  "abort_watch", "continue_pending", "body_open", "body_error", "t0",
-                 "head_deadline_pending", "tls_state", "__weakref__")
+                 "head_deadline_pending", "tls_state", "after_handler", "__weakref__")
 
     def __init__(self, owner: ConnOwner, cfg: ConnSettings, c: Any) -> None:
         self.owner = owner
@@ -185,6 +186,8 @@ class ServerConn:
         #: Exchange.tls_state: the TLS connection state (gonet.tls.ConnectionState)
         #: once the handshake is done; None on a plain connection.
         self.tls_state: Any = None
+        #: Exchange.on_handler_done's callbacks for the current request (None: none).
+        self.after_handler: list | None = None
 
     def __repr__(self) -> str:
         return f"<http conn {self.remote} {self.state}>"
@@ -228,6 +231,21 @@ class ServerConn:
         except BaseException:
             self.broken = True
             raise
+
+    def on_handler_done(self, fn: Callable[[], Any]) -> None:
+        if self.after_handler is None:
+            self.after_handler = [fn]
+        else:
+            self.after_handler.append(fn)
+
+    def _run_after_handler(self) -> None:
+        fns, self.after_handler = self.after_handler, None
+        for fn in fns:
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 - a cleanup must not end the connection
+                self.cfg.log.error("http: %s: cleanup after the handler failed: %s",
+                                   self.remote, e)
 
     def send_file(self, fd: int, offset: int, count: int) -> int:
         return self.c.sendfile(fd, offset, count)
@@ -416,6 +434,8 @@ class ServerConn:
             try:
                 ret = h(w, req)
             except Exception as e:  # noqa: BLE001 - a handler's failure is reported, never fatal
+                if self.after_handler is not None:
+                    self._run_after_handler()
                 if w.hijacked:
                     # The peer going away (a ConnectionError) is no news.
                     if not isinstance(e, (ConnectionError, AbortHandler)):
@@ -424,6 +444,8 @@ class ServerConn:
                     return False
                 self._handler_failed(e, w, req)
                 return False
+            if self.after_handler is not None:
+                self._run_after_handler()
             if ret is not None:
                 warn_returned(h, ret)
             if w.hijacked:
@@ -617,10 +639,14 @@ class ServerConn:
         if self.watcher is not None or self.want_watch:
             self._stop_watch()
         status = 500
-        if isinstance(e, RequestBodyError) and (self.body_error is e or isinstance(e, MaxBytesError)):
+        text = ""
+        if isinstance(e, RequestBodyError) and (self.body_error is e
+                                                or isinstance(e, (MaxBytesError, MultipartError))):
             # The client's body was malformed, cut short or too large: its
             # error, answered with the error's status, not a server failure.
             status = e.status
+            if isinstance(e, MultipartError):
+                text = str(e)  # says what was wrong with the form
             self.cfg.log.debug("http: %s (%s %s): %s", self.remote, req.method,
                                req.request_uri, e)
         elif not (isinstance(e, AbortHandler) or (isinstance(e, OSError) and (w.failed or self.broken))):
@@ -628,7 +654,7 @@ class ServerConn:
                                req.request_uri, e, exc_info=e)
         if not w.head_sent and not w.failed and not isinstance(e, AbortHandler):
             try:
-                self.c.write(_simple_response(status, status_text(status)))
+                self.c.write(_simple_response(status, text or status_text(status)))
             except OSError:
                 pass
         self.broken = True

@@ -59,6 +59,12 @@ class Exchange(Protocol):
         """Hand the connection to the handler: (Conn, bytes read past the request)."""
         ...
 
+    def on_handler_done(self, fn: Any) -> None:
+        """Run ``fn()`` once the handler of the current request has returned
+        or raised (before the rest of the response goes out): how a parsed
+        multipart form's temporary files are removed."""
+        ...
+
     def request_context(self, req: Any) -> Any:
         """The request's context: cancelled when the client goes away, the
         handler returns, or the server shuts down."""

@@ -39,6 +39,7 @@ with an Allow header; anything else gets 404.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -383,14 +384,30 @@ def warn_returned(handler: Any, value: Any) -> None:
         "w.write(...)", key, type(value).__name__)
 
 
-def handler_fn(handler: Any) -> Callable:
-    """The ``(w, r)`` callable of a handler: its ``serve_http``, or itself."""
+def handler_fn(handler: Any, where: str = "") -> Callable:
+    """The ``(w, r)`` callable of a handler: its ``serve_http``, or itself.
+
+    Raises TypeError, naming ``where`` (a pattern and the line that
+    registered it), when it is neither callable nor has ``serve_http``, or
+    when its signature cannot take two positional arguments: at
+    registration, rather than as a 500 on every request."""
     fn = getattr(handler, "serve_http", None)
-    if fn is not None:
+    if fn is None:
+        if not callable(handler):
+            raise TypeError(f"http: handler{where} must be callable (w, r) or have "
+                            f"serve_http, not {type(handler).__name__}")
+        fn = handler
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to check
         return fn
-    if callable(handler):
-        return handler
-    raise TypeError(f"http: handler must be callable (w, r) or have serve_http, not {type(handler).__name__}")
+    try:
+        sig.bind(None, None)
+    except TypeError as e:
+        name = getattr(fn, "__qualname__", None) or type(fn).__name__
+        raise TypeError(f"http: handler{where} must take (w, r), but {name}{sig} "
+                        f"cannot: {e}") from None
+    return fn
 
 
 _HTTP_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -406,6 +423,10 @@ def _caller_loc(depth: int) -> str:
     while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _HTTP_DIR:
         f = f.f_back
     return f"{f.f_code.co_filename}:{f.f_lineno}" if f is not None else ""
+
+
+def _where(pattern: str, loc: str) -> str:
+    return f" for {pattern!r}" + (f" (registered at {loc})" if loc else "")
 
 
 class ServeMux:
@@ -430,7 +451,8 @@ class ServeMux:
         """Register ``handler`` (a callable ``(w, r)`` or an object with
         ``serve_http``) for ``pattern``. Raises ValueError for a malformed
         pattern or one that conflicts with a registered pattern."""
-        self._register(pattern, handler_fn(handler), _caller_loc(2))
+        loc = _caller_loc(2)
+        self._register(pattern, handler_fn(handler, _where(pattern, loc)), loc)
 
     def handle_func(self, pattern: str, fn: Callable | None = None) -> Any:
         """Register ``fn(w, r)`` for ``pattern``; without ``fn``, a decorator."""
@@ -438,11 +460,12 @@ class ServeMux:
             loc = _caller_loc(2)
 
             def deco(f: Callable) -> Callable:
-                self._register(pattern, handler_fn(f), loc)
+                self._register(pattern, handler_fn(f, _where(pattern, loc)), loc)
                 return f
 
             return deco
-        self._register(pattern, handler_fn(fn), _caller_loc(2))
+        loc = _caller_loc(2)
+        self._register(pattern, handler_fn(fn, _where(pattern, loc)), loc)
         return fn
 
     def _register(self, text: str, fn: Callable, loc: str) -> None:

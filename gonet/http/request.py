@@ -256,6 +256,7 @@ class URL:
 
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=\-._~]*")
 _EMPTY_WIRE: list = []
+_MAX_FORM_SIZE = 10 << 20  # a urlencoded body (Go's maxFormSize)
 _CHUNKED = ("chunked",)
 
 
@@ -305,6 +306,8 @@ class Request:
         "_ex",
         "_form",
         "get_body",
+        "multipart_form",
+        "_mp_used",
     )
 
     def __init__(self, method: str = "GET", target: str = "/", header: Header | None = None,
@@ -367,6 +370,8 @@ class Request:
         #: For a client request: returns a fresh copy of the body, so that a
         #: redirect or a retry can send it again (None: it cannot be replayed).
         self.get_body: Any = None
+        self.multipart_form: Any = None  # a multipart.Form once parse_multipart_form ran
+        self._mp_used = ""  # "reader" / "form": how the multipart body was taken
 
     def __repr__(self) -> str:
         target = self.request_uri or (str(self._url) if self._url is not None else "")
@@ -468,40 +473,127 @@ class Request:
         return (self.proto_major, self.proto_minor) >= (major, minor)
 
     def form_value(self, key: str) -> str:
-        """First value of ``key`` in the query, or in a urlencoded POST/PUT/PATCH body."""
+        """First value of ``key`` in the query, a urlencoded POST/PUT/PATCH body
+        or a multipart form ("" when absent)."""
         return self.form().get(key)
 
     def form(self) -> Values:
-        """Query parameters plus, for urlencoded bodies, the body's (read once, up to 10 MB)."""
+        """Query parameters plus the body's fields: a urlencoded POST/PUT/PATCH
+        body (UTF-8, at most 10 MB: MaxBytesError beyond), or a multipart form
+        (parsed with ``parse_multipart_form(32 MB)`` first)."""
         f = self._form
         if f is None:
             f = Values.parse(self.url.raw_query)
-            ctype = self.header.get("Content-Type").split(";", 1)[0].strip().lower()
-            if self.method in ("POST", "PUT", "PATCH") and ctype == "application/x-www-form-urlencoded":
-                data = self.body.read(10 << 20 + 1)
-                if len(data) > 10 << 20:
-                    raise MaxBytesError(10 << 20)
-                body_vals = Values.parse(data.decode("latin-1"))
-                for k in body_vals:
-                    for v in body_vals.values(k):
+            if self.method in ("POST", "PUT", "PATCH"):
+                ctype = self.header.get("Content-Type").split(";", 1)[0].strip().lower()
+                if ctype == "application/x-www-form-urlencoded":
+                    data = self.body.read(_MAX_FORM_SIZE + 1)
+                    while len(data) <= _MAX_FORM_SIZE:
+                        more = self.body.read(_MAX_FORM_SIZE + 1 - len(data))
+                        if not more:
+                            break
+                        data += more
+                    if len(data) > _MAX_FORM_SIZE:
+                        raise MaxBytesError(_MAX_FORM_SIZE)
+                    for k, v in parse_qsl(data.decode("utf-8", "replace"),
+                                          keep_blank_values=True):
                         f.add(k, v)
+                elif ctype == "multipart/form-data" and self._mp_used != "reader":
+                    self._form = f
+                    self.parse_multipart_form()
             self._form = f
         return f
 
-    def cookies(self) -> dict[str, str]:
-        """The request's cookies as a name -> value dict."""
-        from http.cookies import SimpleCookie
+    # -- multipart (gonet.http.multipart has the details) -------------------------
 
-        out: dict[str, str] = {}
-        for line in self.header.values("Cookie"):
-            c = SimpleCookie()
-            try:
-                c.load(line)
-            except Exception:
-                continue
-            for k, m in c.items():
-                out[k] = m.value
-        return out
+    def multipart_reader(self) -> Any:
+        """A multipart.Reader streaming the parts of a multipart/form-data (or
+        multipart/mixed) body, for handlers that process parts as they come
+        (Go's MultipartReader). Raises ErrNotMultipart / ErrMissingBoundary,
+        or RuntimeError when the body was taken already."""
+        from gonet.http import multipart
+
+        if self._mp_used:
+            raise RuntimeError("http: multipart body already read ("
+                               + ("multipart_reader called twice)" if self._mp_used == "reader"
+                                  else "by parse_multipart_form)"))
+        boundary = multipart.boundary_of(self.header.get("Content-Type"), allow_mixed=True)
+        self._mp_used = "reader"
+        return multipart.Reader(self.body, boundary)
+
+    def parse_multipart_form(self, max_memory: int = 32 << 20) -> Any:
+        """Parse a multipart/form-data body into ``self.multipart_form`` (and
+        return it); its text fields join ``form()``. Files beyond
+        ``max_memory`` bytes in all are spooled to temporary files, removed
+        when the handler returns. Does nothing the second time."""
+        from gonet.http import multipart
+
+        if self.multipart_form is not None:
+            return self.multipart_form
+        if self._mp_used == "reader":
+            raise RuntimeError("http: multipart body already read by multipart_reader")
+        boundary = multipart.boundary_of(self.header.get("Content-Type"))
+        f = self._form
+        if f is None:  # the query (Go's ParseForm runs first; the body is not urlencoded)
+            f = self._form = Values.parse(self.url.raw_query)
+        self._mp_used = "form"
+        mf = multipart.Reader(self.body, boundary).read_form(max_memory)
+        self.multipart_form = mf
+        ex = self._ex
+        if ex is not None:
+            ex.on_handler_done(mf.remove_all)
+        for k, vs in mf.value.items():
+            for v in vs:
+                f.add(k, v)
+        return mf
+
+    def form_file(self, key: str) -> tuple[Any, Any]:
+        """``(file, FileHeader)`` for the first file of form field ``key``
+        (parsing the form with 32 MB of memory if not done); raises
+        multipart.ErrMissingFile when there is none. Close the file."""
+        from gonet.http import multipart
+
+        mf = self.multipart_form
+        if mf is None:
+            mf = self.parse_multipart_form(multipart.DEFAULT_MAX_MEMORY)
+        fhs = mf.file.get(key)
+        if not fhs:
+            raise multipart.ErrMissingFile(key)
+        return fhs[0].open(), fhs[0]
+
+    # -- cookies (gonet.http.cookie) ------------------------------------------------
+
+    def cookies(self) -> list[Any]:
+        """The request's cookies (http.Cookie), each malformed one skipped on its own."""
+        from gonet.http.cookie import read_cookies
+
+        return read_cookies(self.header.values("Cookie"))
+
+    def cookies_named(self, name: str) -> list[Any]:
+        """The cookies called ``name`` (a request may carry several)."""
+        from gonet.http.cookie import read_cookies
+
+        return read_cookies(self.header.values("Cookie"), name)
+
+    def cookie(self, name: str) -> Any:
+        """The first cookie called ``name``; raises http.ErrNoCookie."""
+        from gonet.http.cookie import ErrNoCookie, read_cookies
+
+        found = read_cookies(self.header.values("Cookie"), name)
+        if not found:
+            raise ErrNoCookie(name)
+        return found[0]
+
+    def add_cookie(self, c: Any) -> None:
+        """Add a cookie to the request's Cookie header (Go's AddCookie, for clients)."""
+        from gonet.http.cookie import Cookie
+
+        s = str(Cookie(c.name, c.value, quoted=c.quoted))
+        if not s:
+            raise ValueError(f"http: invalid cookie name {c.name!r}")
+        h = self.header
+        old = h.get("Cookie")
+        h.set("Cookie", f"{old}; {s}" if old else s)
 
 
 # -- bodies -------------------------------------------------------------------
