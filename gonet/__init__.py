@@ -7,7 +7,7 @@ server on h11 (``gonet.http``). Code is plain blocking-style Python: a call
 that must wait parks its goroutine, not the thread.
 """
 
-from gonet import bufio, context, gotime, sync
+from gonet import bufio, context, gotime, signal, sync
 from gonet import gotime as time  # gonet.time: Go's time (after, Timer, Ticker)
 from gonet.chan import Case, Chan, ChanClosedError, select
 from gonet.coop import patch
@@ -49,6 +49,7 @@ __all__ = [
     "context",
     "gotime",
     "select",
+    "signal",
     "sync",
     "time",
     "Addr",

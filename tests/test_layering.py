@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("concurrency", ("gonet.chan", "gonet.sync", "gonet.context", "gonet.gotime", "gonet.bufio")),
     ("poll", ("gonet.poll",)),
     ("net", ("gonet.net",)),
+    ("signal", ("gonet.signal",)),
     ("tls", ("gonet.tls",)),
     ("patch", ("gonet.coop",)),
     ("http", ("gonet.http",)),

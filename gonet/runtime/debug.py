@@ -1,14 +1,29 @@
-"""Runtime layer: introspection (Go's runtime.NumGoroutine and the goroutine dump)."""
+"""Runtime layer: introspection (Go's runtime.NumGoroutine, the goroutine dump, SIGQUIT).
+
+``dump_goroutines`` writes every goroutine of every scheduler with its state,
+wait reason and stack; ``goroutines`` and ``scheduler_stats`` give the same
+as data (the HTTP debug handler serves them).
+
+SIGQUIT (Ctrl+\\) in a program that uses gonet does what it does in Go: the
+dump goes to stderr, headed ``SIGQUIT: quit``, and the process exits with
+status 2. It is installed with the main thread's scheduler, and only while
+SIGQUIT has its default disposition: a program (or ``gonet serve``, or
+``gonet.signal.notify``) that handles SIGQUIT itself keeps its own meaning.
+The handler reads the schedulers' state and exits; it never parks.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import traceback
-from typing import TextIO
+from typing import Any, TextIO
 
 from gonet.runtime.sched import _STATE_NAMES, RUNNING, WAITING, all_schedulers, get_sched
 
-__all__ = ["num_goroutine", "dump_goroutines"]
+__all__ = ["num_goroutine", "dump_goroutines", "goroutines", "scheduler_stats",
+           "install_sigquit_dump"]
 
 
 def num_goroutine() -> int:
@@ -40,3 +55,65 @@ def dump_goroutines(file: TextIO | None = None) -> None:
             elif g.state != RUNNING:
                 print("  (not started)", file=out)
         print(file=out)
+
+
+def _stack_of(g: Any, me: Any) -> Any:
+    if g is me:
+        return sys._getframe(2)
+    if g.glet is not None and g.state != RUNNING:
+        return g.glet.gr_frame
+    return None
+
+
+def goroutines() -> list[dict]:
+    """Every live goroutine as data: scheduler (its thread's name), id, name,
+    state (the wait reason of a parked one) and stack (formatted lines)."""
+    me = get_sched().current
+    out = []
+    for sched in all_schedulers():
+        for g in list(sched.all.values()):
+            state = _STATE_NAMES[g.state]
+            if g.state == WAITING:
+                state = g.wait_reason or "waiting"
+            frame = _stack_of(g, me)
+            out.append({"scheduler": sched.thread.name, "id": g.id, "name": g.name,
+                        "state": state,
+                        "stack": traceback.format_stack(frame) if frame is not None else []})
+    return out
+
+
+def scheduler_stats() -> list[dict]:
+    """Each scheduler's counters: thread, poller backend, goroutines, run
+    queue, timers, switches, polls, timers fired."""
+    out = []
+    for sched in all_schedulers():
+        st = dict(sched.stats)
+        st.update(thread=sched.thread.name, poller=sched.netpoll.name,
+                  goroutines=len(sched.all), runq=len(sched.runq),
+                  timers=len(sched.timers.heap))
+        out.append(st)
+    return out
+
+
+def _on_sigquit(signum: int, frame: Any) -> None:
+    try:
+        sys.stderr.write("SIGQUIT: quit\n\n")
+        dump_goroutines(sys.stderr)
+        sys.stderr.flush()
+    finally:
+        os._exit(2)
+
+
+def install_sigquit_dump() -> bool:
+    """Make SIGQUIT dump every goroutine and exit 2 (Go's behaviour), if
+    SIGQUIT still has its default disposition and this is the main thread.
+    Returns whether it did."""
+    if not hasattr(signal, "SIGQUIT"):
+        return False
+    try:
+        if signal.getsignal(signal.SIGQUIT) != signal.SIG_DFL:
+            return False
+        signal.signal(signal.SIGQUIT, _on_sigquit)
+    except ValueError:  # not the main thread
+        return False
+    return True

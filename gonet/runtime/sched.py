@@ -277,6 +277,19 @@ def _start_block_warn_from_env() -> None:
     sysmon.start_from_env(value)
 
 
+_sigquit_checked = False
+
+
+def _install_sigquit() -> None:
+    # Go's SIGQUIT: every goroutine's stack on stderr, exit status 2, when
+    # the program has not chosen a disposition itself (runtime/debug.py).
+    global _sigquit_checked
+    _sigquit_checked = True
+    from gonet.runtime import debug  # debug imports this module
+
+    debug.install_sigquit_dump()
+
+
 class Scheduler:
     """One OS thread's scheduler: run queue, timers, netpoller, hub greenlet."""
 
@@ -303,6 +316,8 @@ class Scheduler:
         _schedulers.add(self)
         if _block_warn_env is not None:
             _start_block_warn_from_env()
+        if not _sigquit_checked and self.thread is threading.main_thread():
+            _install_sigquit()
 
     def __repr__(self) -> str:
         return (f"<Scheduler thread={self.thread.name!r} poller={self.netpoll.name} "
