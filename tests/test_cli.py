@@ -84,16 +84,23 @@ def test_import_error_one_line_exit_2(tmp_path):
                    "No module named 'no_such_module_xyz'"
 
 
-def test_app_raising_at_import_one_line_exit_2(tmp_path):
-    (tmp_path / "broken.py").write_text("raise RuntimeError('broken on purpose')\n")
+def test_app_raising_at_import_shows_its_traceback_then_one_line_exit_2(tmp_path):
+    (tmp_path / "broken.py").write_text("import os\n\nDB = os.environ['NO_SUCH_VAR_XYZ']\n")
     (tmp_path / "typo.py").write_text("def app(:\n")
     p = gonet("serve", "broken:app", "--bind", "127.0.0.1:0", cwd=tmp_path)
     assert p.returncode == 2
-    assert _one_line_error(p) == ("gonet: error: error importing module 'broken': "
-                                  "RuntimeError: broken on purpose")
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert lines[-1] == ("gonet: error: error importing module 'broken': "
+                         "KeyError: 'NO_SUCH_VAR_XYZ'")
+    # uvicorn's behaviour: the traceback, with the app's file and line, and
+    # neither importlib's frames nor gonet's
+    assert lines[0] == "Traceback (most recent call last):"
+    assert f'File "{tmp_path / "broken.py"}", line 3, in <module>' in p.stderr
+    assert "importlib" not in p.stderr and "gonet/serve" not in p.stderr
+    assert lines[-2] == "KeyError: 'NO_SUCH_VAR_XYZ'"
     p = gonet("serve", "typo:app", "--bind", "127.0.0.1:0", cwd=tmp_path)
     assert p.returncode == 2
-    assert "SyntaxError" in _one_line_error(p)
+    assert "SyntaxError" in p.stderr.splitlines()[-1] and "typo.py" in p.stderr
 
 
 def test_missing_attribute_exit_2(tmp_path):

@@ -20,7 +20,7 @@ import sys
 import traceback
 from typing import Any, TextIO
 
-from gonet.runtime.sched import _STATE_NAMES, RUNNING, WAITING, all_schedulers, get_sched
+from gonet.runtime.sched import _STATE_NAMES, RUNNING, WAITING, _tls, all_schedulers
 
 __all__ = ["num_goroutine", "dump_goroutines", "goroutines", "scheduler_stats",
            "install_sigquit_dump"]
@@ -31,10 +31,24 @@ def num_goroutine() -> int:
     return sum(len(s.all) for s in all_schedulers())
 
 
+def _here() -> Any:
+    """The goroutine running on this thread, without creating a scheduler."""
+    sched = getattr(_tls, "sched", None)
+    return sched.current if sched is not None else None
+
+
+def _frame_of(g: Any, me: Any, sched: Any, depth: int) -> Any:
+    if g is me:
+        return sys._getframe(depth + 1)
+    if g.state == RUNNING:  # running on its own thread (the dump comes from another)
+        return sys._current_frames().get(sched.thread.ident)
+    return g.glet.gr_frame if g.glet is not None else None
+
+
 def dump_goroutines(file: TextIO | None = None) -> None:
     """Write every live goroutine with its state, wait reason and stack, as Go's dump does."""
     out = file if file is not None else sys.stderr
-    me = get_sched().current
+    me = _here()
     for sched in all_schedulers():
         st = sched.stats
         print(f"scheduler {sched.thread.name} (poller {sched.netpoll.name}, "
@@ -45,10 +59,7 @@ def dump_goroutines(file: TextIO | None = None) -> None:
             if g.state == WAITING:
                 state = g.wait_reason or "waiting"
             print(f"\ngoroutine {g.id} [{state}]: {g.name}", file=out)
-            if g is me or g.state == RUNNING:
-                frame = sys._getframe(1) if g is me else None
-            else:
-                frame = g.glet.gr_frame if g.glet is not None else None
+            frame = _frame_of(g, me, sched, 1)
             if frame is not None:
                 for line in traceback.format_stack(frame):
                     out.write(line)
@@ -57,25 +68,17 @@ def dump_goroutines(file: TextIO | None = None) -> None:
         print(file=out)
 
 
-def _stack_of(g: Any, me: Any) -> Any:
-    if g is me:
-        return sys._getframe(2)
-    if g.glet is not None and g.state != RUNNING:
-        return g.glet.gr_frame
-    return None
-
-
 def goroutines() -> list[dict]:
     """Every live goroutine as data: scheduler (its thread's name), id, name,
     state (the wait reason of a parked one) and stack (formatted lines)."""
-    me = get_sched().current
+    me = _here()
     out = []
     for sched in all_schedulers():
         for g in list(sched.all.values()):
             state = _STATE_NAMES[g.state]
             if g.state == WAITING:
                 state = g.wait_reason or "waiting"
-            frame = _stack_of(g, me)
+            frame = _frame_of(g, me, sched, 1)
             out.append({"scheduler": sched.thread.name, "id": g.id, "name": g.name,
                         "state": state,
                         "stack": traceback.format_stack(frame) if frame is not None else []})

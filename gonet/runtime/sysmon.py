@@ -35,6 +35,19 @@ minute, and no more than ten reports are made in any minute.
 Off by default; ``GONET_BLOCK_WARN=<seconds>`` starts it with the first
 scheduler, ``gonet serve`` starts it in each worker (``--block-warn``), and
 :func:`start` / :func:`stop` control it directly.
+
+The watchdog
+------------
+
+The same looks serve a process supervisor (``gonet serve --timeout``):
+:func:`watchdog` ``(timeout, heartbeat, on_stall)`` makes the thread call
+``heartbeat(t)`` at every look, where ``t`` is the last moment at which every
+scheduler was seen idle or making progress (``time.monotonic()``, which is
+one clock for every process of the machine), and ``on_stall(text)`` once
+per stall that reaches ``timeout`` seconds, with every goroutine's stack (the
+stalled one's as its thread runs it). The supervisor kills a process whose
+heartbeat is older than its timeout; when the thread cannot run at all (C
+code holding the GIL), the heartbeat stops just the same.
 """
 
 from __future__ import annotations
@@ -50,7 +63,7 @@ from typing import Any
 
 from gonet.runtime.sched import all_schedulers
 
-__all__ = ["start", "stop", "running", "threshold", "start_from_env"]
+__all__ = ["start", "stop", "running", "threshold", "start_from_env", "watchdog"]
 
 log = logging.getLogger("gonet.sysmon")
 
@@ -58,38 +71,60 @@ _SITE_INTERVAL = 60.0  # a call site is reported at most once in this many secon
 _MAX_REPORTS = 10  # reports in any _SITE_INTERVAL, all sites together
 
 _lock = _thread.allocate_lock()
-_state: dict[str, Any] = {"threshold": 0.0, "gen": 0, "thread": None}
+# threshold: the detector's (0: off); watchdog: (timeout, heartbeat, on_stall) or None.
+_state: dict[str, Any] = {"threshold": 0.0, "watchdog": None, "gen": 0, "thread": None}
 _monotonic = time.monotonic
 
 
 def running() -> bool:
-    """Is the watchdog running?"""
+    """Is the watchdog thread running?"""
     return _state["thread"] is not None
 
 
 def threshold() -> float:
-    """The current threshold in seconds (0 when stopped)."""
+    """The detector's threshold in seconds (0 when off)."""
     return _state["threshold"] if running() else 0.0
 
 
+def _ensure_thread() -> None:
+    # Under _lock: start the thread if either job wants it, stop it if neither does.
+    wanted = _state["threshold"] > 0 or _state["watchdog"] is not None
+    if wanted and _state["thread"] is None:
+        _state["gen"] += 1
+        _state["thread"] = _thread.start_new_thread(_watch, (_state["gen"],))
+    elif not wanted and _state["thread"] is not None:
+        _state["gen"] += 1
+        _state["thread"] = None
+
+
 def start(threshold: float = 0.1) -> None:
-    """Start the watchdog (or change its threshold): report any scheduler
+    """Start the detector (or change its threshold): report any scheduler
     thread that does not switch goroutines for ``threshold`` seconds."""
     if threshold <= 0:
         stop()
         return
     with _lock:
         _state["threshold"] = float(threshold)
-        if _state["thread"] is None:
-            _state["gen"] += 1
-            _state["thread"] = _thread.start_new_thread(_watch, (_state["gen"],))
+        _ensure_thread()
 
 
 def stop() -> None:
-    """Stop the watchdog (it ends at its next wake-up)."""
+    """Stop the detector (the thread ends at its next wake-up unless the
+    watchdog still needs it)."""
     with _lock:
-        _state["gen"] += 1
-        _state["thread"] = None
+        _state["threshold"] = 0.0
+        _ensure_thread()
+
+
+def watchdog(timeout: float | None, heartbeat: Any = None, on_stall: Any = None) -> None:
+    """Start (or, with ``timeout`` None or 0, stop) the watchdog; see the
+    module docstring. Both callbacks run on the watchdog thread."""
+    with _lock:
+        if timeout:
+            _state["watchdog"] = (float(timeout), heartbeat, on_stall)
+        else:
+            _state["watchdog"] = None
+        _ensure_thread()
 
 
 def start_from_env(value: str | None = None) -> None:
@@ -108,13 +143,23 @@ def start_from_env(value: str | None = None) -> None:
 class _Watch:
     """What the watchdog knows of one scheduler between two looks."""
 
-    __slots__ = ("key", "since", "frame_info", "reported")
+    __slots__ = ("key", "since", "frame_info", "reported", "fired")
 
-    def __init__(self, key: tuple) -> None:
+    def __init__(self, key: tuple, now: float) -> None:
         self.key = key
-        self.since = _monotonic()
+        self.since = now  # when the scheduler was last seen moving (or idle)
         self.frame_info: tuple | None = None  # (goroutine id, site, summary, stack) once stalled
         self.reported = False
+        self.fired = False  # on_stall was called for this stall
+
+
+def _interval() -> float:
+    limit = _state["threshold"]
+    wd = _state["watchdog"]
+    tick = limit / 4 if limit > 0 else 1.0
+    if wd is not None:
+        tick = min(tick, wd[0] / 4, 1.0)
+    return max(tick, 0.005)
 
 
 def _watch(gen: int) -> None:
@@ -122,10 +167,12 @@ def _watch(gen: int) -> None:
     sent: dict[tuple, float] = {}  # call site -> when last reported
     recent: list[float] = []
     while _state["gen"] == gen:
+        time.sleep(_interval())
         limit = _state["threshold"]
-        time.sleep(max(limit / 4, 0.005))
+        wd = _state["watchdog"]
         now = _monotonic()
         seen = set()
+        moving_since = now  # every scheduler was idle or moving at this moment
         for sched in all_schedulers():
             if sched.hub is None:
                 continue
@@ -137,10 +184,14 @@ def _watch(gen: int) -> None:
             if w is None or w.key != key or g is None:
                 if w is not None and w.frame_info is not None and not w.reported:
                     _report(w, now, False, sent, recent)
-                watched[sid] = _Watch(key)
+                watched[sid] = _Watch(key, now)
                 continue
             stalled_for = now - w.since
-            if stalled_for < limit:
+            moving_since = min(moving_since, w.since)
+            if wd is not None and not w.fired and stalled_for >= wd[0]:
+                w.fired = True
+                _fire(wd[2], sched, g, stalled_for)
+            if limit <= 0 or stalled_for < limit:
                 continue
             if w.frame_info is None:
                 if len(sched.all) <= 1 and not sched.runq and not sched.inbox:
@@ -153,6 +204,30 @@ def _watch(gen: int) -> None:
                 w = watched.pop(sid)
                 if w.frame_info is not None and not w.reported:
                     _report(w, now, False, sent, recent)
+        if wd is not None and wd[1] is not None:
+            try:
+                wd[1](moving_since)
+            except Exception:  # noqa: BLE001 - the watchdog thread must go on
+                log.exception("sysmon: the watchdog's heartbeat failed")
+
+
+def _fire(on_stall: Any, sched: Any, g: Any, stalled_for: float) -> None:
+    from gonet.runtime.debug import dump_goroutines  # debug imports sched, as we do
+
+    if on_stall is None:
+        return
+    import io
+
+    buf = io.StringIO()
+    try:
+        dump_goroutines(buf)
+    except Exception as e:  # noqa: BLE001 - the state may change under the dump
+        buf.write(f"(goroutine dump failed: {e})\n")
+    try:
+        on_stall(f"goroutine {g.id} ({g.name}) held the scheduler of thread "
+                 f"{sched.thread.name} for {stalled_for:.1f} s\n{buf.getvalue()}")
+    except Exception:  # noqa: BLE001
+        log.exception("sysmon: the watchdog's on_stall failed")
 
 
 def _capture(sched: Any, g: Any) -> tuple | None:
@@ -229,9 +304,11 @@ def _call_name(frame: Any) -> str:
 
 def _after_fork() -> None:
     # The watchdog thread did not survive the fork; a child that wants one
-    # calls start() again (gonet serve's workers do).
+    # calls start() / watchdog() again (gonet serve's workers do).
     _state["gen"] += 1
     _state["thread"] = None
+    _state["threshold"] = 0.0
+    _state["watchdog"] = None
 
 
 if hasattr(os, "register_at_fork"):

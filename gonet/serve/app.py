@@ -4,7 +4,9 @@
 ``name()`` for a factory), in the worker, never in the master, so a SIGHUP
 restart loads the code afresh; ``detect_interface`` tells a gonet handler
 ``(w, r)`` from a WSGI app ``(environ, start_response)``. A failure is a
-:class:`BootError` with a one-line reason and the exit status to use.
+:class:`BootError` with a one-line reason and the exit status to use, and,
+when the app's own code raised (at import or in its factory), the traceback
+as uvicorn shows it (``detail``: the importlib and gonet frames left out).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import inspect
 import logging
 import os
 import sys
+import traceback
 from typing import Any
 
 __all__ = ["BootError", "load_app", "detect_interface"]
@@ -22,11 +25,28 @@ log = logging.getLogger("gonet.serve")
 
 
 class BootError(Exception):
-    """The application could not be loaded; ``code`` is the exit status to use."""
+    """The application could not be loaded; ``code`` is the exit status to use,
+    ``detail`` the app's traceback ("" when it is not the app's fault)."""
 
-    def __init__(self, message: str, code: int = 2) -> None:
+    def __init__(self, message: str, code: int = 2, detail: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.detail = detail
+
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_IMPORTLIB = os.path.dirname(os.path.abspath(importlib.__file__))
+
+
+def _app_traceback(e: BaseException) -> str:
+    """``e``'s traceback without the frames of importlib and of this module."""
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if not f.filename.startswith("<frozen importlib")
+              and os.path.dirname(os.path.abspath(f.filename)) not in (_HERE, _IMPORTLIB)]
+    out = ["Traceback (most recent call last):\n"] if frames else []
+    out += traceback.format_list(frames)
+    out += traceback.format_exception_only(type(e), e)
+    return "".join(out)
 
 
 def load_app(spec: str, app_dir: str = ".") -> Any:
@@ -45,17 +65,16 @@ def load_app(spec: str, app_dir: str = ".") -> Any:
     except ModuleNotFoundError as e:
         if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
             raise BootError(f"cannot import module {module_name!r}: {e}") from None
-        log.debug("importing %s failed", module_name, exc_info=True)
-        raise BootError(f"error importing module {module_name!r}: {e}") from None
+        raise BootError(f"error importing module {module_name!r}: {e}",
+                        detail=_app_traceback(e)) from None
     except BaseException as e:
         if isinstance(e, KeyboardInterrupt):
             raise
-        log.debug("importing %s failed", module_name, exc_info=True)
         where = ""
         if isinstance(e, SyntaxError) and e.filename:
             where = f" ({e.filename}, line {e.lineno})"
         raise BootError(f"error importing module {module_name!r}: "
-                        f"{type(e).__name__}: {e}{where}") from None
+                        f"{type(e).__name__}: {e}{where}", detail=_app_traceback(e)) from None
     call = attr.endswith("()")
     name = attr[:-2] if call else attr
     obj: Any = module
@@ -68,8 +87,8 @@ def load_app(spec: str, app_dir: str = ".") -> Any:
         try:
             obj = obj()
         except Exception as e:
-            log.debug("factory %s failed", spec, exc_info=True)
-            raise BootError(f"factory {spec} raised {type(e).__name__}: {e}") from None
+            raise BootError(f"factory {spec} raised {type(e).__name__}: {e}",
+                            detail=_app_traceback(e)) from None
     return obj
 
 

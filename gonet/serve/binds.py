@@ -8,6 +8,12 @@ sockets, no SO_REUSEPORT, ``reuse_port=False``) all slots share one socket,
 and their workers take turns accepting from it. A worker is forked and takes
 its slot's sockets over with ``gonet.net.file_listener``.
 
+Inherited sockets (``--fd N``, systemd's ``LISTEN_FDS``) are binds of their
+own: one socket, shared by every slot, checked to be a listening stream
+socket before any worker starts. ``add_slot`` / ``remove_slot`` follow the
+number of workers (SIGTTIN / SIGTTOU): a SO_REUSEPORT bind gains or loses
+the socket of that slot.
+
 The sockets themselves come from the net layer (``net.listen_socket``: Go's
 defaults and Go's error wording, and no scheduler, so no epoll instance is
 shared across fork); this module adds the policy of a process supervisor:
@@ -25,7 +31,9 @@ from dataclasses import dataclass
 from gonet.net import join_host_port, listen_socket, split_host_port
 from gonet.net.addr import to_addr
 
-__all__ = ["Bind", "ListenSet", "parse_bind"]
+__all__ = ["Bind", "ListenSet", "parse_bind", "systemd_fds"]
+
+SD_LISTEN_FDS_START = 3
 
 
 @dataclass
@@ -35,11 +43,12 @@ class Bind:
     even when ``--certfile`` is given)."""
 
     spec: str
-    network: str  # "tcp" or "unix"
+    network: str  # "tcp", "unix", or "fd" (an inherited listening socket)
     host: str = ""
     port: int = 0
     path: str = ""
     tls: bool | None = None  # None: TLS when --certfile is given
+    fd: int = -1
 
     @property
     def address(self) -> str:
@@ -67,6 +76,29 @@ def parse_bind(spec: str) -> Bind:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"bind {spec!r}: invalid port {port!r}")
     return Bind(spec, "tcp", host=host, port=int(port))
+
+
+def fd_bind(fd: int, source: str = "--fd") -> Bind:
+    """The bind of an inherited listening socket (``--fd N``, ``LISTEN_FDS``)."""
+    return Bind(f"{source} {fd}", "fd", fd=fd)
+
+
+def systemd_fds(environ: dict | None = None, pid: int | None = None) -> list[int]:
+    """The fds systemd passed (``LISTEN_FDS`` for this ``LISTEN_PID``), as
+    sd_listen_fds(3) reads them; the variables are removed from ``environ``
+    so that the app's own child processes do not take them for theirs."""
+    import os
+
+    env = os.environ if environ is None else environ
+    if env.get("LISTEN_PID", "") != str(os.getpid() if pid is None else pid):
+        return []
+    try:
+        n = int(env.get("LISTEN_FDS", "0"))
+    except ValueError:
+        n = 0
+    for k in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        env.pop(k, None)
+    return list(range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + max(n, 0)))
 
 
 class _Bound:
@@ -117,10 +149,32 @@ class ListenSet:
         for b in self.bound:
             if b.bind.tls:
                 for s in b.socks:
-                    out.add(str(to_addr(b.bind.network, s.getsockname())))
+                    network = "unix" if s.family == socket.AF_UNIX else "tcp"
+                    out.add(str(to_addr(network, s.getsockname())))
         return out
 
+    def add_slot(self) -> None:
+        """One slot more (SIGTTIN): SO_REUSEPORT binds open its socket."""
+        self.slots += 1
+        for b in self.bound:
+            if b.reuse_port:
+                host, port = b.socks[0].getsockname()[:2]
+                b.socks.append(listen_socket("tcp", join_host_port(host, port),
+                                             reuse_port=True))
+
+    def remove_slot(self) -> None:
+        """One slot fewer (SIGTTOU): SO_REUSEPORT binds close the last slot's
+        socket (the master's copy; its worker closes its own as it drains)."""
+        if self.slots <= 1:
+            return
+        self.slots -= 1
+        for b in self.bound:
+            if b.reuse_port and len(b.socks) > self.slots:
+                b.socks.pop().close()
+
     def _open(self, b: Bind, slots: int, reuse_port: bool) -> _Bound:
+        if b.network == "fd":
+            return self._open_fd(b)
         if b.network == "unix":
             return self._open_unix(b)
         reuse_port = reuse_port and hasattr(socket, "SO_REUSEPORT")
@@ -148,6 +202,28 @@ class ListenSet:
                 s.close()
             raise
         return _Bound(b, socks, f"{'https' if b.tls else 'http'}://{address}", reuse_port)
+
+    def _open_fd(self, b: Bind) -> _Bound:
+        try:
+            sock = socket.socket(fileno=b.fd)
+        except OSError as e:
+            raise OSError(e.errno, f"{b.spec}: {e.strerror or e}") from None
+        try:
+            if sock.type != socket.SOCK_STREAM or sock.family not in (
+                    socket.AF_INET, socket.AF_INET6, socket.AF_UNIX):
+                raise OSError(0, f"{b.spec}: not a TCP or unix stream socket")
+            if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                raise OSError(0, f"{b.spec}: not a listening socket (listen() was not called)")
+            sock.set_inheritable(False)
+            name = sock.getsockname()
+        except BaseException:
+            sock.detach()  # not ours to close: the fd stays as it was given
+            raise
+        if sock.family == socket.AF_UNIX:
+            url = f"{'https+' if b.tls else ''}unix:{name}"
+        else:
+            url = f"{'https' if b.tls else 'http'}://{join_host_port(name[0], name[1])}"
+        return _Bound(b, [sock], url, False)
 
     def _open_unix(self, b: Bind) -> _Bound:
         path = b.path
@@ -181,7 +257,7 @@ class ListenSet:
         for b in self.bound:
             for s in b.socks:
                 s.close()
-            if unlink and b.bind.network == "unix":
+            if unlink and b.bind.network == "unix" and b.bind.path:
                 with contextlib.suppress(OSError):
                     os.unlink(b.bind.path)
         self.bound = []

@@ -41,10 +41,33 @@ Invariants:
 Signals
 -------
 
-Master: SIGTERM / SIGINT stop every worker gracefully (each runs
-``Server.shutdown`` bounded by the graceful timeout; the master SIGKILLs what
-is left a few seconds after that), then exit 0. A second SIGINT kills the
-workers and exits 1 at once. SIGHUP replaces every worker (new ones first).
+Master (gunicorn's meanings; none of them can take the service down by
+accident):
+
+- TERM / INT: graceful stop. The master closes its listening sockets first
+  (Go's Shutdown closes listeners first: a new connection is refused at once
+  instead of waiting in a backlog nobody will accept from), then each worker
+  drains (``Server.shutdown`` bounded by the graceful timeout; the master
+  SIGKILLs what is left a few seconds after that), then exit 0. A second
+  INT kills the workers and exits 1 at once.
+- QUIT: quick stop: sockets closed, workers told to exit at once (SIGQUIT),
+  exit 0.
+- HUP: replace every worker (new ones first, see above).
+- TTIN / TTOU: one worker more / fewer (never fewer than one).
+- USR1: reopen the log files, in the master and (forwarded) every worker.
+- USR2: every worker writes its goroutine dump to the log (Go's SIGQUIT
+  dump; gunicorn's USR2 binary upgrade is not supported, HUP reloads code).
+  ``kill -USR2`` to one worker's pid dumps that worker alone.
+
+Watchdog (``--timeout``)
+------------------------
+
+Each worker shares a :class:`~gonet.serve.worker.Heartbeat` with the master:
+its last moment of progress, written by the worker's sysmon thread. A READY
+worker whose heartbeat is older than the timeout (plus a margin in which the
+worker logs its own goroutine dump) is killed and its slot restarted: with
+SIGKILL when it logged its dump, else with SIGABRT first, whose
+``faulthandler`` output names what every thread runs, then SIGKILL.
 """
 
 from __future__ import annotations
@@ -61,7 +84,8 @@ import traceback
 from typing import Any
 
 from gonet.serve.binds import ListenSet
-from gonet.serve.worker import BootFn, run_worker
+from gonet.serve.logs import reopen_files
+from gonet.serve.worker import WORKER_SIGNALS, BootFn, Heartbeat, run_worker
 
 __all__ = ["Master"]
 
@@ -71,15 +95,23 @@ _KILL_MARGIN = 5.0  # seconds after the graceful timeout before SIGKILL
 _BACKOFF_MIN = 0.1
 _BACKOFF_MAX = 10.0
 _HEALTHY_AFTER = 10.0  # a worker that lived this long resets its slot's back-off
+_QUIT_GRACE = 5.0  # SIGQUIT: seconds before the workers left are killed
+_WATCHDOG_MARGIN = 2.0  # seconds past --timeout in which a worker logs its own dump
+_ABORT_GRACE = 2.0  # seconds between the watchdog's SIGABRT and its SIGKILL
 
 BOOTING, READY, STOPPING = "booting", "ready", "stopping"
-_MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+_MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGQUIT,
+                   signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2)
+# Blocked across fork until the worker has its own handlers.
+_BLOCK_IN_CHILD = tuple(set(_MASTER_SIGNALS) | set(WORKER_SIGNALS) | {signal.SIGWINCH})
+#: A wake-up of the master's loop that is not a signal (the reloader's).
+RELOAD = -1
 
 
 class _Worker:
-    __slots__ = ("pid", "slot", "ctl", "state", "started", "buf", "error")
+    __slots__ = ("pid", "slot", "ctl", "state", "started", "buf", "error", "hb", "kill_at")
 
-    def __init__(self, pid: int, slot: int, ctl: socket.socket) -> None:
+    def __init__(self, pid: int, slot: int, ctl: socket.socket, hb: Heartbeat | None) -> None:
         self.pid = pid
         self.slot = slot
         self.ctl: socket.socket | None = ctl
@@ -87,6 +119,8 @@ class _Worker:
         self.started = time.monotonic()
         self.buf = b""
         self.error: tuple[int, str] | None = None  # (exit code, reason) from "error"
+        self.hb = hb  # the watchdog's shared heartbeat (None: --timeout 0)
+        self.kill_at: float | None = None  # the watchdog's SIGKILL after its SIGABRT
 
     def __repr__(self) -> str:
         return f"<worker {self.pid} slot {self.slot} {self.state}>"
@@ -111,13 +145,18 @@ class Master:
     """
 
     def __init__(self, listen_set: ListenSet, workers: int, boot: BootFn,
-                 graceful_timeout: float | None = 30.0) -> None:
+                 graceful_timeout: float | None = 30.0, timeout: float | None = None,
+                 reloader: Any = None) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.listen_set = listen_set
         self.nworkers = workers
         self.boot = boot
         self.graceful_timeout = graceful_timeout
+        self.timeout = timeout  # the watchdog's (None: off)
+        #: Something with start(wake) and stop() that calls wake() when the
+        #: app's files change (--reload); see reload.py.
+        self.reloader = reloader
         self.workers: dict[int, _Worker] = {}
         self._booted = False
         self._stopping = False
@@ -128,6 +167,7 @@ class Master:
         self._signals: list[int] = []
         self._sig_r = self._sig_w = -1
         self._sigints = 0
+        self._quitting = False
         self._boot_failure: str | None = None
         self.info: str | None = None  # the first worker's description of the app
 
@@ -153,6 +193,12 @@ class Master:
                 os.close(fd)
         self._sig_r = self._sig_w = -1
 
+    def _wake_reload(self) -> None:
+        """From the reloader's thread: ask the loop for a reload."""
+        self._signals.append(RELOAD)
+        with contextlib.suppress(OSError):
+            os.write(self._sig_w, b"\0")
+
     def _handle_signals(self) -> None:
         while self._signals:
             sig = self._signals.pop(0)
@@ -164,8 +210,32 @@ class Master:
                 self.stop("SIGINT")
             elif sig == signal.SIGTERM:
                 self.stop("SIGTERM")
+            elif sig == signal.SIGQUIT:
+                self.quick_stop()
             elif sig == signal.SIGHUP:
                 self.reload()
+            elif sig == RELOAD:
+                if RELOAD not in self._signals:  # a burst of changes: one reload
+                    self.reload("files changed")
+            elif sig == signal.SIGTTIN:
+                self.add_worker()
+            elif sig == signal.SIGTTOU:
+                self.remove_worker()
+            elif sig == signal.SIGUSR1:
+                n = reopen_files()
+                log.info("SIGUSR1: reopened %d log file%s; telling the workers", n,
+                         "" if n == 1 else "s")
+                self._tell_workers(signal.SIGUSR1)
+            elif sig == signal.SIGUSR2:
+                log.info("SIGUSR2: asking %d worker%s for a goroutine dump", len(self.workers),
+                         "" if len(self.workers) == 1 else "s")
+                self._tell_workers(signal.SIGUSR2)
+
+    def _tell_workers(self, sig: int) -> None:
+        for w in self.workers.values():
+            if w.state != STOPPING:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w.pid, sig)
 
     # -- workers -------------------------------------------------------------------
 
@@ -176,13 +246,14 @@ class Master:
         # Signals stay blocked in the child until run_worker has its own
         # handlers: a SIGTERM sent to a worker that has just been forked must
         # reach the worker's handler, not the master's (copied by fork).
-        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _MASTER_SIGNALS)
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCK_IN_CHILD)
+        hb = Heartbeat(self.timeout) if self.timeout else None
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
             try:
                 parent.close()
-                code = self._child(slot, child)
+                code = self._child(slot, child, hb)
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else 1
             except BaseException:
@@ -196,20 +267,24 @@ class Master:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         child.close()
         parent.setblocking(False)
-        w = _Worker(pid, slot, parent)
+        w = _Worker(pid, slot, parent, hb)
         self.workers[pid] = w
         log.debug("spawned worker %d (slot %d)", pid, slot)
         return w
 
-    def _child(self, slot: int, ctl: socket.socket) -> int:
+    def _child(self, slot: int, ctl: socket.socket, hb: Heartbeat | None) -> int:
         self._restore_signals()
+        if self.reloader is not None:
+            self.reloader.forget()  # its thread did not survive the fork
         for w in self.workers.values():
             if w.ctl is not None:
                 w.ctl.close()
+            if w.hb is not None:
+                w.hb.close()
         self.workers.clear()
         mine = self.listen_set.for_slot(slot)
         self.listen_set.close_except(mine)
-        return run_worker(mine, ctl, self.boot, self.graceful_timeout)
+        return run_worker(mine, ctl, self.boot, self.graceful_timeout, hb)
 
     def _live(self, slot: int) -> list[_Worker]:
         return [w for w in self.workers.values() if w.slot == slot and w.state != STOPPING]
@@ -282,6 +357,9 @@ class Master:
             w = self.workers.pop(pid, None)
             if w is None:
                 continue
+            if w.hb is not None:
+                w.hb.close()
+                w.hb = None
             if w.ctl is not None:
                 # Pick up a last "error" line the worker wrote before exiting.
                 with contextlib.suppress(OSError):
@@ -335,11 +413,67 @@ class Master:
         self._stopping = True
         if why != "boot failure":
             log.info("%s: shutting down gracefully", why)
+        self._stop_reloader()
+        # Listeners first (Go's Shutdown): each worker closes its own copy as
+        # it starts draining, and then the port refuses new connections.
+        self.listen_set.close()
         self._restart_at.clear()
         for w in list(self.workers.values()):
             self._terminate(w)
         grace = self.graceful_timeout if self.graceful_timeout is not None else 3600.0
         self._kill_deadline = time.monotonic() + grace + _KILL_MARGIN
+
+    def quick_stop(self) -> None:
+        """SIGQUIT: close the sockets, tell every worker to exit at once."""
+        if self._quitting:
+            return
+        self._quitting = True
+        log.info("SIGQUIT: quick shutdown")
+        self._stopping = True
+        self._stop_reloader()
+        self.listen_set.close()
+        self._restart_at.clear()
+        for w in list(self.workers.values()):
+            w.state = STOPPING
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(w.pid, signal.SIGQUIT)
+        self._kill_deadline = time.monotonic() + _QUIT_GRACE
+
+    def _stop_reloader(self) -> None:
+        if self.reloader is not None:
+            self.reloader.stop()
+
+    def add_worker(self) -> None:
+        """SIGTTIN: one worker more."""
+        if self._stopping:
+            return
+        try:
+            self.listen_set.add_slot()
+        except OSError as e:
+            log.error("SIGTTIN: cannot open a socket for another worker: %s", e)
+            return
+        slot = self.nworkers
+        self.nworkers += 1
+        log.info("SIGTTIN: %d workers", self.nworkers)
+        self._failures.pop(slot, None)
+        self._spawn(slot)
+
+    def remove_worker(self) -> None:
+        """SIGTTOU: one worker fewer (the last slot's drains), never fewer than one."""
+        if self._stopping:
+            return
+        if self.nworkers <= 1:
+            log.info("SIGTTOU: already at 1 worker")
+            return
+        self.nworkers -= 1
+        slot = self.nworkers
+        log.info("SIGTTOU: %d worker%s", self.nworkers, "" if self.nworkers == 1 else "s")
+        self._restart_at.pop(slot, None)
+        self._failures.pop(slot, None)
+        for w in list(self.workers.values()):
+            if w.slot == slot:
+                self._terminate(w)
+        self.listen_set.remove_slot()
 
     def _force_stop(self, why: str | None) -> None:
         if why is not None:
@@ -357,12 +491,13 @@ class Master:
         self._stopping = True
         self._restart_at.clear()
 
-    def reload(self) -> None:
+    def reload(self, why: str = "SIGHUP") -> None:
         """SIGHUP: start a new worker in every slot; each old one drains once its
         replacement is ready."""
         if self._stopping:
             return
-        log.info("SIGHUP: replacing %d worker%s", self.nworkers, "" if self.nworkers == 1 else "s")
+        log.info("%s: replacing %d worker%s", why, self.nworkers,
+                 "" if self.nworkers == 1 else "s")
         for slot in range(self.nworkers):
             if slot in self._restart_at:
                 continue
@@ -377,9 +512,12 @@ class Master:
         try:
             for slot in range(self.nworkers):
                 self._spawn(slot)
+            if self.reloader is not None:
+                self.reloader.start(self._wake_reload)
             while self.workers or not self._stopping:
                 self._step()
         finally:
+            self._stop_reloader()
             self._restore_signals()
             for w in self.workers.values():
                 if w.ctl is not None:
@@ -417,9 +555,38 @@ class Master:
                 del self._restart_at[slot]
                 if not self._stopping and not self._live(slot):
                     self._spawn(slot)
+        if self.timeout:
+            self._watchdog(now)
         if self._kill_deadline is not None and now >= self._kill_deadline:
             self._kill_deadline = None
             for w in self.workers.values():
                 log.warning("worker %d did not stop in time: killing it", w.pid)
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(w.pid, signal.SIGKILL)
+
+    def _watchdog(self, now: float) -> None:
+        for w in list(self.workers.values()):
+            if w.kill_at is not None:
+                if now >= w.kill_at:
+                    w.kill_at = None
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(w.pid, signal.SIGKILL)
+                continue
+            if w.state != READY or w.hb is None:
+                continue
+            last = w.hb.last()
+            if last <= 0 or now - last < self.timeout + _WATCHDOG_MARGIN:
+                continue
+            if w.hb.dumped():
+                log.error("worker %d timed out (no progress for %.0f s, --timeout %g): "
+                          "killing it", w.pid, now - last, self.timeout)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w.pid, signal.SIGKILL)
+                w.kill_at = now + _ABORT_GRACE  # a no-op unless it survived somehow
+            else:
+                log.error("worker %d timed out (no progress for %.0f s, --timeout %g) and "
+                          "could not report why: SIGABRT (its threads' stacks follow), then "
+                          "SIGKILL", w.pid, now - last, self.timeout)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w.pid, signal.SIGABRT)
+                w.kill_at = now + _ABORT_GRACE
