@@ -110,14 +110,20 @@ class Served:
 
 @contextmanager
 def serve(tmp_path: Path, *args: str, app: str = WSGI_APP, module: str = "wapp",
-          bind: tuple[str, ...] = ("127.0.0.1:0",), wait: bool = True):
+          bind: tuple[str, ...] = ("127.0.0.1:0",), wait: bool = True, env: dict | None = None,
+          pass_fds: tuple[int, ...] = (), cmd: list[str] | None = None):
+    """``env``: variables added to the server's; ``cmd``: the command line
+    (default: gonet serve MODULE:app --app-dir TMP --bind ... ARGS)."""
     (tmp_path / f"{module}.py").write_text(app)
-    cmd = [sys.executable, "-m", "gonet", "serve", f"{module}:app", "--app-dir", str(tmp_path)]
-    for b in bind:
-        cmd += ["--bind", b]
-    cmd += list(args)
+    if cmd is None:
+        cmd = [sys.executable, "-m", "gonet", "serve", f"{module}:app", "--app-dir",
+               str(tmp_path)]
+        for b in bind:
+            cmd += ["--bind", b]
+        cmd += list(args)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, pass_fds=pass_fds,
+                            env={**os.environ, **env} if env else None)
     s = Served(proc)
     try:
         if wait:
