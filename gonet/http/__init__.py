@@ -22,7 +22,9 @@ Modules: ``wire`` (request framing: heads, bodies, every RFC 9112 rule),
 ``request`` (Request, URL, the body reader), ``response`` (ResponseWriter),
 ``header`` (Header), ``mux`` (ServeMux), ``fs`` (FileServer), ``util``
 (error, redirect, strip_prefix, ...), ``status`` (codes and texts),
-``httptest`` (a server on a loopback port in a background thread, for tests).
+``cookie`` (Cookie, set_cookie), ``multipart`` (multipart forms), ``debug``
+(DebugHandler: goroutines and counters, Go's pprof/expvar), ``httptest`` (a
+server on a loopback port in a background thread, for tests).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from gonet.http.cookie import (
     set_cookie,
 )
 from gonet.http.cookiejar import CookieJar, read_set_cookies
+from gonet.http.debug import DebugHandler
 from gonet.http.fs import FileServer, serve_file
 from gonet.http.header import Header, canonical_header_key
 from gonet.http.multipart import (
@@ -147,6 +150,7 @@ __all__ = [
     "proxy_from_environment",
     "proxy_url",
     "read_set_cookies",
+    "DebugHandler",
     "ErrMessageTooLarge",
     "ErrMissingBoundary",
     "ErrMissingFile",

@@ -115,6 +115,8 @@ class ConnOwner(Protocol):
     closing: bool
     #: Someone (shutdown) waits for connections to turn IDLE.
     draining: bool
+    #: Requests whose head was read; each connection adds its own.
+    served: int
 
     def conn_state(self, conn: ServerConn, state: str) -> None:
         """``conn`` turned CLOSED or HIJACKED (always reported) or IDLE
@@ -402,6 +404,7 @@ class ServerConn:
         handler = cfg.handler
         wr_to = cfg.write_timeout
         first = not resumed
+        owner = self.owner
         parser = self.parser = RequestParser(cfg.max_head, cfg.fast_head)
         while True:
             try:
@@ -418,6 +421,7 @@ class ServerConn:
             if head is None:
                 return False  # closed between requests
             self.state = ACTIVE
+            owner.served += 1
             resumed = first = False
             if wr_to is not None:
                 c.set_write_deadline(_monotonic() + wr_to)

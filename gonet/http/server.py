@@ -47,6 +47,7 @@ import errno
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -58,7 +59,8 @@ from gonet.runtime.sched import sleep as _sleep
 from gonet.tls import Listener as TLSListener
 from gonet.tls import load_cert_chain, server_context
 
-__all__ = ["Server", "ServerClosed", "AbortHandler", "SERVER_CONTEXT_KEY", "listen_and_serve"]
+__all__ = ["Server", "ServerClosed", "AbortHandler", "SERVER_CONTEXT_KEY", "listen_and_serve",
+           "all_servers"]
 
 log = logging.getLogger("gonet.http")
 
@@ -81,6 +83,13 @@ class _ContextKey:
 #: The key under which a request's context holds the Server that serves it
 #: (Go's ``http.ServerContextKey``).
 SERVER_CONTEXT_KEY = _ContextKey("http-server")
+
+_servers: weakref.WeakSet = weakref.WeakSet()
+
+
+def all_servers() -> list[Server]:
+    """The process's live Servers (the debug handler reports them)."""
+    return list(_servers)
 
 
 class ServerClosed(RuntimeError):
@@ -151,6 +160,9 @@ class Server:
         self._on_shutdown: list[Callable[[], Any]] = []
         self.closing = False
         self.draining = False
+        #: Requests whose head was read (ConnOwner.served: the connections count them).
+        self.served = 0
+        _servers.add(self)
         from gonet import context
 
         self._base_ctx, self._base_cancel = context.with_cancel(
@@ -294,6 +306,16 @@ class Server:
             raise ServerClosed()
         ln = listen("tcp", self.addr or ":https")
         self.serve_tls(ln, certfile, keyfile)
+
+    def stats(self) -> dict:
+        """Counters for the debug handler: address, listeners, open connections
+        by state, requests served, whether it is shutting down."""
+        states: dict[str, int] = {}
+        for cs in list(self._conns):
+            states[cs.state] = states.get(cs.state, 0) + 1
+        return {"addr": self.addr, "listeners": [str(ln.addr) for ln in list(self._listeners)],
+                "connections": len(self._conns), "connection_states": states,
+                "requests": self.served, "shutting_down": self._shutting_down}
 
     def register_on_shutdown(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` in a goroutine when ``shutdown`` starts (Go's RegisterOnShutdown)."""

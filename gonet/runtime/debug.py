@@ -20,6 +20,7 @@ import sys
 import traceback
 from typing import Any, TextIO
 
+from gonet.runtime.netpoll import READY
 from gonet.runtime.sched import _STATE_NAMES, RUNNING, WAITING, _tls, all_schedulers
 
 __all__ = ["num_goroutine", "dump_goroutines", "goroutines", "scheduler_stats",
@@ -87,13 +88,18 @@ def goroutines() -> list[dict]:
 
 def scheduler_stats() -> list[dict]:
     """Each scheduler's counters: thread, poller backend, goroutines, run
-    queue, timers, switches, polls, timers fired."""
+    queue, timers, switches, polls, timers fired, the poller's registered fds
+    and the goroutines parked on them."""
     out = []
     for sched in all_schedulers():
         st = dict(sched.stats)
+        pds = list(sched.netpoll.fds.values())
         st.update(thread=sched.thread.name, poller=sched.netpoll.name,
                   goroutines=len(sched.all), runq=len(sched.runq),
-                  timers=len(sched.timers.heap))
+                  timers=len(sched.timers.heap), poller_fds=len(pds),
+                  io_waiters=sum((pd.rg is not None and pd.rg is not READY)
+                                 + (pd.wg is not None and pd.wg is not READY) for pd in pds),
+                  external_waiters=sched.external_waiters)
         out.append(st)
     return out
 

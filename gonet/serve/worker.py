@@ -38,11 +38,13 @@ import signal
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 from gonet import signal as gosignal
 from gonet.chan import Chan
+from gonet.http.debug import publish
 from gonet.net import file_conn, file_listener
 from gonet.runtime import debug, sysmon
 from gonet.runtime.sched import get_sched, go_named
@@ -190,6 +192,9 @@ def run_worker(socks: list[socket.socket], ctl: socket.socket | None, boot: Boot
         return 1
 
     listeners = [_take(file_listener, s) for s in socks]
+    started = time.time()
+    publish("worker", lambda: {"pid": pid, "serves": info, "started": started,
+                               "watchdog_timeout": heartbeat.timeout if heartbeat else None})
 
     def serve(ln: Any) -> None:
         try:
