@@ -266,3 +266,59 @@ def test_parse_bind_schemes():
     b = parse_bind("http://[::1]:80")
     assert (b.tls, b.host, b.port) == (False, "::1", 80)
     assert parse_bind("127.0.0.1:1").tls is None
+
+
+# -- the environment -----------------------------------------------------------------------
+
+
+def test_env_every_option_and_precedence():
+    from gonet.serve.cli import _binds, _serve_parser, env_name, parse_serve_args
+
+    env = {"GONET_WORKERS": "3", "WEB_CONCURRENCY": "5", "GONET_NO_PATCH": "true",
+           "GONET_BIND": "127.0.0.1:1 unix:/tmp/x.sock", "GONET_TIMEOUT": "0",
+           "GONET_LOG_LEVEL": "DEBUG", "GONET_APP": "envapp:app", "GONET_ACCESS_LOG": "0"}
+    a = parse_serve_args([], env)
+    assert (a.app, a.workers, a.patch, a.timeout, a.log_level, a.access_log) == \
+        ("envapp:app", 3, False, None, "debug", False)
+    assert [b.spec for b in a.bind] == ["127.0.0.1:1", "unix:/tmp/x.sock"]
+    assert {"workers", "patch", "bind", "timeout", "log_level", "app"} <= a.given
+    # the command line wins over GONET_*, which wins over WEB_CONCURRENCY
+    a = parse_serve_args(["cli:app", "-w", "2", "--timeout", "5"], env)
+    assert (a.app, a.workers, a.timeout) == ("cli:app", 2, 5.0)
+    a = parse_serve_args(["x:app"], {"WEB_CONCURRENCY": "4"})
+    assert a.workers == 4 and "workers" not in a.given
+    a = parse_serve_args(["x:app"], {})
+    assert (a.workers, a.timeout, a.patch, a.bind) == (1, 60.0, True, None)
+    # PORT binds every address when no bind, --fd or systemd socket says otherwise
+    assert [b.spec for b in _binds(a, {"PORT": "5000"})] == ["0.0.0.0:5000"]
+    assert [b.spec for b in _binds(a, {})] == ["127.0.0.1:8000"]
+    a = parse_serve_args(["x:app", "--bind", "127.0.0.1:9"], {})
+    assert [b.spec for b in _binds(a, {"PORT": "5000"})] == ["127.0.0.1:9"]
+    # every option has its variable
+    names = {env_name(act) for act in _serve_parser(build_parser())._actions if act.dest != "help"}
+    assert {"GONET_APP", "GONET_NO_REUSE_PORT", "GONET_FD", "GONET_RELOAD_DIR",
+            "GONET_ACCESS_LOG_FORMAT", "GONET_TIMEOUT_GRACEFUL_SHUTDOWN",
+            "GONET_ERROR_LOGFILE"} <= names
+
+
+@pytest.mark.parametrize("var,value,msg", [
+    ("GONET_WORKERS", "many", "GONET_WORKERS='many': invalid count"),
+    ("GONET_NO_PATCH", "maybe", "GONET_NO_PATCH='maybe': want 1/true"),
+    ("GONET_LOG_LEVEL", "loud", "GONET_LOG_LEVEL='loud': choose from"),
+    ("WEB_CONCURRENCY", "-1", "WEB_CONCURRENCY='-1'"),
+])
+def test_env_bad_values_one_line_exit_2(tmp_path, var, value, msg):
+    p = subprocess.run([sys.executable, "-m", "gonet", "serve", "x:app"], cwd=tmp_path,
+                       env={**os.environ, var: value}, capture_output=True, text=True,
+                       timeout=20)
+    assert p.returncode == 2
+    assert msg in _one_line_error(p)
+
+
+def test_systemd_fds_for_this_pid_only():
+    from gonet.serve.binds import systemd_fds
+
+    env = {"LISTEN_PID": "123", "LISTEN_FDS": "2", "LISTEN_FDNAMES": "a:b"}
+    assert systemd_fds(dict(env), pid=456) == []
+    assert systemd_fds(env, pid=123) == [3, 4]
+    assert env == {}  # consumed: the app's children must not take them
