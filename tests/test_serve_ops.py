@@ -179,9 +179,13 @@ def test_listen_fds_from_systemd(tmp_path):
     ln.listen(16)
     port = ln.getsockname()[1]
     (tmp_path / "sd.py").write_text(GONET_APP)
-    # As systemd does: the socket at fd 3, LISTEN_PID naming the server.
-    cmd = ["sh", "-c", f'export LISTEN_PID=$$ LISTEN_FDS=1; exec {sys.executable} -m gonet '
-           f'serve sd:app --app-dir {tmp_path} 3<&{ln.fileno()}']
+    # As systemd does: the socket at fd 3, LISTEN_PID naming the server
+    # (exec keeps the pid).
+    launcher = (f"import os, sys; os.dup2({ln.fileno()}, 3); "
+                f"os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1'); "
+                f"os.execv(sys.executable, [sys.executable, '-m', 'gonet', 'serve', 'sd:app', "
+                f"'--app-dir', {str(tmp_path)!r}])")
+    cmd = [sys.executable, "-c", launcher]
     with serve(tmp_path, app=GONET_APP, module="sd", cmd=cmd, pass_fds=(ln.fileno(),)) as s:
         assert s.url == f"http://127.0.0.1:{port}"
         ln.close()
