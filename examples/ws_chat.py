@@ -13,11 +13,12 @@ away" (close code 1001).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 
 import gonet
-from gonet import http, websocket
+from gonet import context, http, websocket
 
 PAGE = b"""<!doctype html>
 <html><head><meta charset="utf-8"><title>gonet chat</title>
@@ -100,12 +101,16 @@ def main(addr: str) -> None:
     mux.handle_func("GET /ws", chat)
     srv = http.Server(addr=addr, handler=mux)
     ln = gonet.listen("tcp", addr)
+    # Ctrl+C cancels ctx (gonet.signal): a KeyboardInterrupt could land in
+    # any goroutine, this reaches the one that waits for it.
+    ctx, stop = gonet.signal.notify_context(context.background(), signal.SIGINT,
+                                            signal.SIGTERM)
+    gonet.go(srv.serve, ln)
     print(f"chat on http://{ln.addr}/ (open it in two tabs)", flush=True)
-    try:
-        srv.serve(ln)
-    except KeyboardInterrupt:
-        print("shutting down: every page is told 'going away'", flush=True)
-        srv.shutdown(5.0)
+    ctx.done().recv_ok()
+    stop()  # a second Ctrl+C ends the program at once
+    print("shutting down: every page is told 'going away'", flush=True)
+    srv.shutdown(5.0)
 
 
 if __name__ == "__main__":
