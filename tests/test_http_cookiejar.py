@@ -25,8 +25,8 @@ def test_read_set_cookies():
     assert [(c.name, c.value) for c in cs] == [("a", "1"), ("b", "quoted"), ("c", "va")]
     a, b, _ = cs
     assert (a.path, a.domain, a.secure, a.http_only, a.same_site, a.max_age) == (
-        "/x", "example.com", True, True, "Lax", 60)
-    assert b.expires == 1445412480.0
+        "/x", ".Example.com", True, True, "Lax", 60)  # as given, as Go keeps it
+    assert b.expires.timestamp() == 1445412480.0
 
 
 def test_jar_domain_path_secure_and_expiry():

@@ -50,9 +50,10 @@ from gonet.http.cookie import (
     ErrNoCookie,
     parse_cookie,
     parse_set_cookie,
+    read_set_cookies,
     set_cookie,
 )
-from gonet.http.cookiejar import CookieJar, read_set_cookies
+from gonet.http.cookiejar import CookieJar
 from gonet.http.debug import DebugHandler
 from gonet.http.fs import FileServer, serve_file
 from gonet.http.header import Header, canonical_header_key

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
-__all__ = ["Cookie", "ErrNoCookie", "set_cookie", "read_cookies", "parse_cookie",
-           "parse_set_cookie", "SAME_SITE_LAX", "SAME_SITE_STRICT", "SAME_SITE_NONE"]
+__all__ = ["Cookie", "ErrNoCookie", "set_cookie", "read_cookies", "read_set_cookies",
+           "parse_cookie", "parse_set_cookie", "SAME_SITE_LAX", "SAME_SITE_STRICT",
+           "SAME_SITE_NONE"]
 
 SAME_SITE_LAX = "Lax"
 SAME_SITE_STRICT = "Strict"
@@ -241,6 +242,25 @@ def parse_set_cookie(line: str) -> Cookie:
         else:
             c.unparsed.append(attr)
     return c
+
+
+def read_set_cookies(lines: Any) -> list[Cookie]:
+    """The valid cookies of ``Set-Cookie`` lines (a Header, or a list of
+    strings); a malformed line is skipped, as browsers and Go's readSetCookies do."""
+    if hasattr(lines, "values"):
+        lines = lines.values("Set-Cookie")
+    out = []
+    for line in lines:
+        try:
+            out.append(parse_set_cookie(line))
+        except ValueError:
+            continue
+    return out
+
+
+def expires_timestamp(c: Cookie) -> float | None:
+    """A cookie's ``expires`` as a Unix time (None when it has none)."""
+    return None if c.expires is None else _expires_dt(c.expires).timestamp()
 
 
 def set_cookie(w: Any, cookie: Cookie) -> None:

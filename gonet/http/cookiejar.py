@@ -1,7 +1,7 @@
-"""HTTP layer: cookies for the client: Cookie, reading Set-Cookie, and a jar.
+"""HTTP layer: the client's cookie jar (Go's ``net/http/cookiejar``).
 
-Go's ``http.Cookie``, ``readSetCookies`` and ``net/http/cookiejar``. A
-``Client`` with a ``jar`` asks it for the cookies of every request it sends
+Cookies are ``gonet.http.cookie.Cookie`` (Go's one ``http.Cookie`` type,
+for servers and clients alike). A ``Client`` with a ``jar`` asks it for the cookies of every request it sends
 (``cookies(url)``) and hands it the ``Set-Cookie`` lines of every response
 it gets (``set_cookies(url, cookies)``), redirects included. Any object with
 those two methods will do; :class:`CookieJar` is an in-memory one with
@@ -19,105 +19,11 @@ seconds, None for a session cookie) and is dropped when found expired.
 from __future__ import annotations
 
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
-__all__ = ["Cookie", "CookieJar", "read_set_cookies"]
+from gonet.http.cookie import Cookie, expires_timestamp, read_set_cookies
 
-
-class Cookie:
-    """One cookie, as a Set-Cookie line gives it or as a client sends it."""
-
-    __slots__ = ("name", "value", "path", "domain", "expires", "max_age", "secure",
-                 "http_only", "same_site", "raw")
-
-    def __init__(self, name: str, value: str, path: str = "", domain: str = "",
-                 expires: float | None = None, max_age: int = 0, secure: bool = False,
-                 http_only: bool = False, same_site: str = "", raw: str = "") -> None:
-        self.name = name
-        self.value = value
-        self.path = path
-        self.domain = domain
-        #: Expires as a Unix time (seconds), None when absent.
-        self.expires = expires
-        #: Go's MaxAge: 0 absent, < 0 delete now, > 0 seconds to live.
-        self.max_age = max_age
-        self.secure = secure
-        self.http_only = http_only
-        self.same_site = same_site
-        self.raw = raw
-
-    def __repr__(self) -> str:
-        return f"Cookie({self.name!r}, {self.value!r})"
-
-    def __str__(self) -> str:
-        """The cookie as a Cookie header pair: "name=value"."""
-        return f"{self.name}={self.value}"
-
-
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
-                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def _valid_name(name: str) -> bool:
-    return bool(name) and all(c in _TOKEN_CHARS for c in name)
-
-
-def _value(v: str) -> str | None:
-    # RFC 6265 cookie-value: optionally in double quotes, no CTLs, space, ",;\
-    if len(v) > 1 and v[0] == '"' and v[-1] == '"':
-        v = v[1:-1]
-    for c in v:
-        if c < "!" or c in '",;\\' or c == "\x7f":
-            return None
-    return v
-
-
-def read_set_cookies(lines: Any) -> list[Cookie]:
-    """The valid cookies of ``Set-Cookie`` lines (a Header, or a list of
-    strings); malformed lines are skipped, as browsers and Go do."""
-    if hasattr(lines, "values"):
-        lines = lines.values("Set-Cookie")
-    out = []
-    for line in lines:
-        parts = [p.strip() for p in line.split(";")]
-        name, eq, value = parts[0].partition("=")
-        name = name.strip()
-        if not eq or not _valid_name(name):
-            continue
-        val = _value(value.strip())
-        if val is None:
-            continue
-        c = Cookie(name, val, raw=line)
-        for attr in parts[1:]:
-            if not attr:
-                continue
-            key, _, v = attr.partition("=")
-            key = key.strip().lower()
-            v = v.strip()
-            if key == "secure":
-                c.secure = True
-            elif key == "httponly":
-                c.http_only = True
-            elif key == "domain":
-                c.domain = v.lstrip(".").lower()
-            elif key == "path":
-                c.path = v
-            elif key == "max-age":
-                try:
-                    n = int(v)
-                except ValueError:
-                    continue
-                c.max_age = n if n > 0 else -1
-            elif key == "expires":
-                try:
-                    c.expires = parsedate_to_datetime(v).timestamp()
-                except (TypeError, ValueError, IndexError, OverflowError):
-                    continue
-            elif key == "samesite":
-                c.same_site = v
-        out.append(c)
-    return out
+__all__ = ["CookieJar", "read_set_cookies"]
 
 
 def _host_of(u: Any) -> str:
@@ -174,7 +80,7 @@ class CookieJar:
         host = _host_of(url).lower()
         now = time.time()
         for c in cookies:
-            domain = c.domain
+            domain = c.domain.lstrip(".").lower()  # as Set-Cookie gave it: ".Example.com"
             if domain:
                 if not _domain_match(host, domain):
                     continue  # a cookie for someone else's domain
@@ -183,14 +89,16 @@ class CookieJar:
                 domain, host_only = host, True
             path = c.path if c.path[:1] == "/" else _default_path(url.path)
             key = (domain, path, c.name)
-            if c.max_age < 0 or (c.max_age == 0 and c.expires is not None and c.expires <= now):
+            at = expires_timestamp(c)
+            if c.max_age < 0 or (c.max_age == 0 and at is not None and at <= now):
                 self._entries.pop(key, None)
                 continue
-            expires = now + c.max_age if c.max_age > 0 else c.expires
+            expires = now + c.max_age if c.max_age > 0 else at
             old = self._entries.get(key)
             self._seq += 1
-            stored = Cookie(c.name, c.value, path, domain, c.expires, c.max_age, c.secure,
-                            c.http_only, c.same_site)
+            stored = Cookie(c.name, c.value, path=path, domain=domain, expires=c.expires,
+                            max_age=c.max_age, secure=c.secure, http_only=c.http_only,
+                            same_site=c.same_site)
             self._entries[key] = _Entry(stored, host_only, expires,
                                         old.created if old else self._seq)
 

@@ -749,34 +749,11 @@ def new_request(method: str, url: str, body: Any = None, headers: Any = None,
             r._ctx = context
         return r
     u, userinfo = _parse_cached(url)
-    data, length, get_body = _client_body(body)
-    r = Request.__new__(Request)
-    r.method = method
-    r.request_uri = ""
-    r.proto = "HTTP/1.1"
-    r.proto_major = r.proto_minor = 1
-    r.host = u.host
-    r.remote_addr = ""
-    r.transfer_encoding = ()
-    if data is None:
-        r.body = NO_BODY
-        r.content_length = 0
-    elif length == -1:
-        r.body = data
-        r.content_length = -1
-    else:
-        r.body = _BytesBody(data)
-        r.content_length = length
-    r.close = False
-    r.pattern = ""
+    data, _length, get_body = _client_body(body)
+    # A client request: no request line yet (request_uri ""), the URL as given.
+    r = Request(method, "", h, data, "HTTP/1.1", u.host)
     r._url = u
-    r._wire = _EMPTY_WIRE
-    r._header = h
-    r._names = ()
-    r._values = None
     r._ctx = context
-    r._ex = None
-    r._form = None
     r.get_body = get_body
     if userinfo is not None and "Authorization" not in h:
         import base64

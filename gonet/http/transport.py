@@ -60,7 +60,7 @@ from typing import Any
 from gonet.chan import Chan, select
 from gonet.context import Context, DeadlineExceeded, after_func, background
 from gonet.gotime import after_func as timer_after_func
-from gonet.http.cookiejar import Cookie, read_set_cookies
+from gonet.http.cookie import Cookie, read_set_cookies
 from gonet.http.header import Header
 from gonet.http.request import URL, Request, URLError, parse_url
 from gonet.http.status import status_text
