@@ -2,6 +2,7 @@
 
 import random
 
+import httpx
 import pytest
 
 from gonet import http
@@ -480,3 +481,23 @@ def test_http_namespace_is_its_api():
     from pathlib import Path
 
     assert (Path(h.__file__).parent.parent / "py.typed").exists()
+
+
+def test_strip_prefix_shares_the_live_request_context():
+    # The stripped request is a copy; its context must be the original's,
+    # live while the handler runs (a context built for the copy alone was
+    # cancelled at once: the connection did not know the copy).
+    from gonet.http.httptest import TestServer
+
+    seen = []
+
+    def inner(w, r):
+        ctx = r.context
+        seen.append((ctx.err(), r.url.path))
+        w.write(b"ok")
+
+    mux = http.ServeMux()
+    mux.handle("/api/", http.strip_prefix("/api", inner))
+    with TestServer(mux) as ts:
+        assert httpx.get(ts.url + "/api/items").text == "ok"
+    assert seen == [(None, "/items")]

@@ -305,6 +305,7 @@ class Request:
         "_ctx",
         "_ex",
         "_form",
+        "_origin",
         "get_body",
         "multipart_form",
         "_mp_used",
@@ -367,6 +368,7 @@ class Request:
         self._values: list[str] | None = None
         self._ctx: Any = None
         self._form: Values | None = None
+        self._origin: Request | None = None  # a clone's original: it shares its context
         #: For a client request: returns a fresh copy of the body, so that a
         #: redirect or a retry can send it again (None: it cannot be replayed).
         self.get_body: Any = None
@@ -422,8 +424,11 @@ class Request:
         returns, or the server shuts down."""
         ctx = self._ctx
         if ctx is None:
+            origin = self._origin
             ex = self._ex
-            if ex is not None:
+            if origin is not None:
+                ctx = self._ctx = origin.context  # one context per exchange
+            elif ex is not None:
                 ctx = self._ctx = ex.request_context(self)
             else:
                 ctx = self._ctx = _background()
@@ -437,11 +442,29 @@ class Request:
         return ex.local_addr() if ex is not None else None
 
     def with_context(self, ctx: Any) -> Request:
-        """A shallow copy of the request carrying ``ctx``."""
-        r = Request.__new__(Request)
+        """A shallow copy of the request carrying ``ctx`` (Go's WithContext);
+        with ``ctx`` None the copy shares this request's context."""
+        r = self._copy()
+        if ctx is not None:
+            r._ctx = ctx
+            r._origin = None
+        return r
+
+    def clone(self) -> Request:
+        """A copy with its own header map, sharing this request's body and
+        context (Go's Clone with the same context; the context is built on
+        first use by whichever of the two asks first)."""
+        r = self._copy()
+        if self._header is not None:
+            r._header = self._header.clone()
+        return r
+
+    def _copy(self) -> Request:
+        r = Request.__new__(Request)  # a copy: every field comes from self
         for name in Request.__slots__:
             setattr(r, name, getattr(self, name))
-        r._ctx = ctx
+        if self._ctx is None:
+            r._origin = self._origin or self
         return r
 
     def path_value(self, name: str) -> str:

@@ -122,7 +122,7 @@ def strip_prefix(prefix: str, h: Any) -> Callable[[Any, Any], None]:
         if not p.startswith(prefix) or (rp and not rp.startswith(prefix)):
             not_found(w, r)
             return
-        r2 = r.with_context(r._ctx) if r._ctx is not None else r.with_context(None)
+        r2 = r.with_context(None)  # shares r's context, as Go's *r2 = *r
         r2.url = URL(path=p[len(prefix):], raw_query=u.raw_query, scheme=u.scheme, host=u.host,
                      raw_path=rp[len(prefix):] if rp else "", fragment=u.fragment)
         fn(w, r2)
