@@ -304,6 +304,40 @@ def test_close_notify_from_server_then_reply(pki):
     assert box["after"] == b"last words"
 
 
+def test_close_write_keeps_what_the_peer_sent_before_it(pki):
+    # The peer's bytes are in our socket when close_notify goes out: sending
+    # it must not read (OpenSSL's second SSL_shutdown discards what it reads).
+    ready = threading.Event()
+    sent = threading.Event()
+    box = {}
+
+    def server_main():
+        ln = tls.listen("tcp", "127.0.0.1:0", tls.server_context(pki["server"]))
+        box["port"] = ln.addr.port
+        ready.set()
+        c = ln.accept()
+        c.write(b"bye")
+        assert gonet.blocking(sent.wait, 10)
+        c.close_write()
+        c.set_read_deadline(time.monotonic() + 10)
+        box["after"] = c.read()
+        c.close()
+        ln.close()
+
+    t = threading.Thread(target=lambda: run_in_thread(server_main), daemon=True)
+    t.start()
+    assert ready.wait(10)
+    ctx = ssl.create_default_context(cafile=pki["ca"])
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", box["port"]), timeout=10),
+                        server_hostname="localhost")
+    assert s.recv(100) == b"bye"
+    s.sendall(b"early words")  # on loopback, in the server's socket when sendall returns
+    sent.set()
+    t.join(10)
+    s.close()
+    assert box["after"] == b"early words"
+
+
 def test_handshake_deadline_cuts_a_silent_peer(run, pki):
     def body():
         ln = tls.listen("tcp", "127.0.0.1:0", tls.server_context(pki["server"]))

@@ -52,7 +52,8 @@ Handshake state (``_state``)::
 Closing: ``close`` sends close_notify when it can (handshake done, no write
 in flight, Go's interlock), bounded by the write deadline (5 s when none is
 set, as Go), then closes the fd. ``close_write`` sends close_notify alone;
-later writes fail.
+later writes fail and reads go on (``notify.py``: close_notify goes out
+without reading, so nothing the peer sent is dropped).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ from typing import Any
 from gonet.net.conn import Conn as NetConn
 from gonet.net.errors import ClosedError, op_error
 from gonet.runtime.sched import get_sched
+from gonet.tls.notify import send_close_notify
 
 __all__ = ["Conn", "ConnectionState", "HandshakeError", "client", "server"]
 
@@ -428,9 +430,9 @@ class Conn:
 
     def _shutdown(self, _arg: Any) -> None:
         try:
-            self._ssl.shutdown()
-        except _WantRead:
-            pass  # ours went out; the peer's close_notify is not awaited
+            send_close_notify(self._ssl, self._raw.socket)
+        except _WantWrite:
+            raise
         except ssl.SSLError:
             pass
 
