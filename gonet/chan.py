@@ -60,7 +60,7 @@ from random import randrange
 from time import monotonic as _monotonic
 from typing import Any
 
-from gonet.runtime.sched import TIMEOUT, _tls, get_sched
+from gonet.runtime.sched import TIMEOUT, get_sched, thread_state
 from gonet.runtime.sema import Waitable, Waiter, claim, park_waiter, wake
 
 __all__ = ["Chan", "ChanClosedError", "select", "Case"]
@@ -131,7 +131,7 @@ class Chan(Waitable):
     def send(self, value: Any) -> None:
         """Send ``value``, parking until a receiver takes it or buffer space frees up."""
         try:
-            sched = _tls.sched  # get_sched() without the call
+            sched = thread_state.sched  # get_sched() without the call
         except AttributeError:
             sched = get_sched()
         lock = self._lock
@@ -201,7 +201,7 @@ class Chan(Waitable):
     def recv_ok(self) -> tuple[Any, bool]:
         """Go's ``v, ok := <-ch``: ``(value, True)``, or ``(None, False)`` once closed and drained."""
         try:
-            sched = _tls.sched  # get_sched() without the call
+            sched = thread_state.sched  # get_sched() without the call
         except AttributeError:
             sched = get_sched()
         lock = self._lock

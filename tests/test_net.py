@@ -952,7 +952,7 @@ def test_listen_socket_needs_no_scheduler_and_words_errors_as_go():
 
     def plain_thread():
         box.append(gonet.net.listen_socket("tcp", "localhost:0"))  # a name: looked up here
-        box.append(getattr(sched._tls, "sched", None))
+        box.append(getattr(sched.thread_state, "sched", None))
 
     t = threading.Thread(target=plain_thread)
     t.start()

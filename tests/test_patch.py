@@ -92,7 +92,7 @@ def test_outside_a_goroutine_nothing_changes(patched):
         lk = threading.Lock()
         lk.acquire()
         out["second"] = lk.acquire(timeout=0.01)
-        out["sched"] = getattr(_sched._tls, "sched", None)
+        out["sched"] = getattr(_sched.thread_state, "sched", None)
         out["here"] = _sched.goroutine_here()
 
     t = threading.Thread(target=plain)

@@ -39,8 +39,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gonet import context as _context
-from gonet.http.request import Request, URLError, Values, new_request
-from gonet.http.transport import Response, _BodyReader, _resolve, default_transport
+from gonet.http.request import BodyReader, Request, URLError, Values, new_request
+from gonet.http.transport import Response, default_transport
 
 __all__ = [
     "Client",
@@ -210,7 +210,7 @@ class Client:
             if not loc:
                 return resp  # a 3xx without Location (it happens): returned as it is
             try:
-                u = _resolve(req.url, loc)
+                u = req.url.resolve_reference(loc)
             except ValueError as e:
                 _drain(resp)
                 raise URLError.of(ireq.method, req.url, ValueError(
@@ -320,13 +320,13 @@ class _ClientTimeout(TimeoutError):
     pass
 
 
-class _DeadlineBody(_BodyReader):
+class _DeadlineBody(BodyReader):
     """A body under Client.timeout: reads go on under the request's deadline;
     the end of the body (or close) releases the deadline's timer."""
 
     __slots__ = ("_raw", "_cancel", "_deadline", "_req")
 
-    def __init__(self, raw: _BodyReader, cancel: Callable[[], None] | None, deadline: float | None,
+    def __init__(self, raw: BodyReader, cancel: Callable[[], None] | None, deadline: float | None,
                  req: Request) -> None:
         self._raw = raw
         self._cancel = cancel

@@ -155,6 +155,14 @@ class URL:
         self.fragment = fragment
         self.opaque = opaque
 
+    def resolve_reference(self, ref: str) -> URL:
+        """``ref`` (a Location header, say) resolved against this URL
+        (RFC 3986 5.2; Go's ``URL.ResolveReference``)."""
+        from urllib.parse import urljoin
+
+        u, _ = parse_url(urljoin(str(self), ref))
+        return u
+
     @classmethod
     def parse_request_uri(cls, target: str, method: str = "GET") -> URL:
         """Parse a request-target (RFC 9112 3.2): origin-form ("/p?q"),
@@ -659,31 +667,21 @@ class _BytesBody(io.BytesIO):
         return self.tell() >= len(self.getbuffer())
 
 
-class Body:
-    """The request body, read from the connection as the handler asks for it.
+class BodyReader:
+    """A body read piece by piece: ``read``, ``read1``, ``readinto``,
+    ``readline``, iteration and ``with``. The server's request bodies
+    (:class:`Body`) and the client's response bodies (``transport.py``)
+    share it. What a subclass gives: ``_next()``, the next piece (b"" at
+    the end, after setting ``eof``), and ``close()``; ``_buf`` holds what
+    was read and not yet returned."""
 
-    ``read(n=-1)`` returns up to ``n`` bytes (all of it for -1), b"" at the
-    end. Errors: :class:`RequestBodyError` for a truncated or malformed body;
-    the connection's own errors (DeadlineExceededError when ReadTimeout
-    passes) pass through. After any error the connection is not reused.
-    """
+    __slots__ = ("_buf", "eof")
 
-    __slots__ = ("_ex", "_buf", "eof")
+    def _next(self) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
 
-    def __init__(self, exchange: Any) -> None:
-        self._ex = exchange  # an iface.Exchange: read_body() gives the next piece
-        self._buf = b""
-        self.eof = False
-
-    def __repr__(self) -> str:
-        return f"<Body eof={self.eof}>"
-
-    def _chunk(self) -> bytes:
-        """The next piece of the body (b"" at the end)."""
-        data = self._ex.read_body()
-        if not data:
-            self.eof = True
-        return data
+    def close(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def read(self, n: int = -1) -> bytes:
         buf = self._buf
@@ -691,16 +689,16 @@ class Body:
             parts = [buf] if buf else []
             self._buf = b""
             while not self.eof:
-                c = self._chunk()
+                c = self._next()
                 if c:
                     parts.append(c)
-            return b"".join(parts)
+            return b"".join(parts) if len(parts) != 1 else parts[0]
         if n == 0:
             return b""
         if not buf:
             if self.eof:
                 return b""
-            buf = self._chunk()
+            buf = self._next()
         if len(buf) <= n:
             self._buf = b""
             return buf
@@ -708,7 +706,7 @@ class Body:
         return buf[:n]
 
     def read1(self, n: int = -1) -> bytes:
-        return self.read(n if n is not None and n >= 0 else 65536)
+        return self.read(n if n is not None and n >= 0 else _READ)
 
     def readinto(self, b: Any) -> int:
         data = self.read(len(b))
@@ -719,8 +717,7 @@ class Body:
         parts = []
         total = 0
         while limit < 0 or total < limit:
-            want = 65536 if limit < 0 else limit - total
-            piece = self.read(want)
+            piece = self.read(_READ if limit < 0 else limit - total)
             if not piece:
                 break
             i = piece.find(b"\n")
@@ -734,10 +731,46 @@ class Body:
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
-            c = self.read(65536)
+            c = self.read(_READ)
             if not c:
                 return
             yield c
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+#: How much ``read1``, ``readline`` and iteration ask for at a time.
+_READ = 65536
+
+
+class Body(BodyReader):
+    """The request body, read from the connection as the handler asks for it.
+
+    ``read(n=-1)`` returns up to ``n`` bytes (all of it for -1), b"" at the
+    end. Errors: :class:`RequestBodyError` for a truncated or malformed body;
+    the connection's own errors (DeadlineExceededError when ReadTimeout
+    passes) pass through. After any error the connection is not reused.
+    """
+
+    __slots__ = ("_ex",)
+
+    def __init__(self, exchange: Any) -> None:
+        self._ex = exchange  # an iface.Exchange: read_body() gives the next piece
+        self._buf = b""
+        self.eof = False
+
+    def __repr__(self) -> str:
+        return f"<Body eof={self.eof}>"
+
+    def _next(self) -> bytes:
+        data = self._ex.read_body()
+        if not data:
+            self.eof = True
+        return data
 
     def close(self) -> None:
         """Stop reading; the server drains or closes the connection afterwards."""

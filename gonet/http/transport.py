@@ -54,7 +54,7 @@ import time
 import weakref
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from gonet.chan import Chan, select
@@ -62,7 +62,7 @@ from gonet.context import Context, DeadlineExceeded, after_func, background
 from gonet.gotime import after_func as timer_after_func
 from gonet.http.cookie import Cookie, read_set_cookies
 from gonet.http.header import Header
-from gonet.http.request import URL, Request, URLError, parse_url
+from gonet.http.request import URL, BodyReader, Request, URLError, parse_url
 from gonet.http.status import status_text
 from gonet.http.wire import END, NEED_DATA, ClientCodec, ProtocolError, ResponseHead
 from gonet.net import dial as net_dial
@@ -325,7 +325,7 @@ class Response:
         loc = self.header.get("Location")
         if not loc:
             return None
-        return _resolve(self.request.url, loc)
+        return self.request.url.resolve_reference(loc)
 
     def __enter__(self) -> Response:
         return self
@@ -334,88 +334,7 @@ class Response:
         self.body.close()
 
 
-def _resolve(base: URL, ref: str) -> URL:
-    from urllib.parse import urljoin
-
-    joined = urljoin(str(base), ref)
-    u, _ = parse_url(joined)
-    return u
-
-
-class _BodyReader:
-    """What every response body offers: ``read``, ``read1``, ``readinto``,
-    ``readline``, iteration and ``close``; subclasses give ``_next()`` (the
-    next piece, b"" at the end) and ``close``."""
-
-    __slots__ = ("_buf", "eof")
-
-    def _next(self) -> bytes:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def read(self, n: int = -1) -> bytes:
-        buf = self._buf
-        if n is None or n < 0:
-            parts = [buf] if buf else []
-            self._buf = b""
-            while not self.eof:
-                c = self._next()
-                if c:
-                    parts.append(c)
-            return b"".join(parts) if len(parts) != 1 else parts[0]
-        if n == 0:
-            return b""
-        if not buf:
-            if self.eof:
-                return b""
-            buf = self._next()
-        if len(buf) <= n:
-            self._buf = b""
-            return buf
-        self._buf = buf[n:]
-        return buf[:n]
-
-    def read1(self, n: int = -1) -> bytes:
-        return self.read(n if n is not None and n >= 0 else _READ)
-
-    def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def readline(self, limit: int = -1) -> bytes:
-        parts = []
-        total = 0
-        while limit < 0 or total < limit:
-            piece = self.read(_READ if limit < 0 else limit - total)
-            if not piece:
-                break
-            i = piece.find(b"\n")
-            if i >= 0:
-                parts.append(piece[: i + 1])
-                self._buf = piece[i + 1:] + self._buf
-                break
-            parts.append(piece)
-            total += len(piece)
-        return b"".join(parts)
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            c = self.read(_READ)
-            if not c:
-                return
-            yield c
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def close(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class _BytesBody(_BodyReader):
+class _BytesBody(BodyReader):
     """A body already read whole (the connection is back in the pool)."""
 
     __slots__ = ()
@@ -434,7 +353,7 @@ class _BytesBody(_BodyReader):
         self._buf = b""
 
 
-class _ConnBody(_BodyReader):
+class _ConnBody(BodyReader):
     """A body read from its connection as the caller asks (see _PersistConn)."""
 
     __slots__ = ("_pc", "_req")
@@ -479,12 +398,12 @@ class _ConnBody(_BodyReader):
             pc.fail()
 
 
-class _GzipBody(_BodyReader):
+class _GzipBody(BodyReader):
     """The transparent gzip decoding of a body (Go's gzipReader)."""
 
     __slots__ = ("_raw", "_z", "_req", "_fed")
 
-    def __init__(self, raw: _BodyReader, req: Request) -> None:
+    def __init__(self, raw: BodyReader, req: Request) -> None:
         self._raw = raw
         self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._req = req
@@ -522,7 +441,7 @@ class _GzipBody(_BodyReader):
         self._raw.close()
 
 
-class _NoBody(_BodyReader):
+class _NoBody(BodyReader):
     __slots__ = ()
 
     def __init__(self) -> None:
@@ -827,7 +746,7 @@ class _PersistConn:
         self._keep = not head.close and not req.close
         if done:
             self.finish()
-            body: _BodyReader = _BytesBody(first) if first else _NO_BODY
+            body: BodyReader = _BytesBody(first) if first else _NO_BODY
         else:
             body = _ConnBody(self, req, first)
         resp = Response(head, req, body, self.tls)
@@ -906,7 +825,7 @@ class _HeaderTimeout(DeadlineExceededError):
     reason = "net/http: timeout awaiting response headers"
 
 
-class _TunnelBody(_BodyReader):
+class _TunnelBody(BodyReader):
     """A 101 Switching Protocols response's body: the connection itself,
     readable and writable (Go gives an io.ReadWriteCloser)."""
 

@@ -21,7 +21,7 @@ import traceback
 from typing import Any, TextIO
 
 from gonet.runtime.netpoll import READY
-from gonet.runtime.sched import _STATE_NAMES, RUNNING, WAITING, _tls, all_schedulers
+from gonet.runtime.sched import RUNNING, STATE_NAMES, WAITING, all_schedulers, thread_state
 
 __all__ = ["num_goroutine", "dump_goroutines", "goroutines", "scheduler_stats",
            "install_sigquit_dump"]
@@ -34,7 +34,7 @@ def num_goroutine() -> int:
 
 def _here() -> Any:
     """The goroutine running on this thread, without creating a scheduler."""
-    sched = getattr(_tls, "sched", None)
+    sched = getattr(thread_state, "sched", None)
     return sched.current if sched is not None else None
 
 
@@ -56,7 +56,7 @@ def dump_goroutines(file: TextIO | None = None) -> None:
               f"{len(sched.all)} goroutines; {st['switches']} switches, {st['polls']} polls, "
               f"{st['timers_fired']} timers fired):", file=out)
         for g in list(sched.all.values()):
-            state = _STATE_NAMES[g.state]
+            state = STATE_NAMES[g.state]
             if g.state == WAITING:
                 state = g.wait_reason or "waiting"
             print(f"\ngoroutine {g.id} [{state}]: {g.name}", file=out)
@@ -76,7 +76,7 @@ def goroutines() -> list[dict]:
     out = []
     for sched in all_schedulers():
         for g in list(sched.all.values()):
-            state = _STATE_NAMES[g.state]
+            state = STATE_NAMES[g.state]
             if g.state == WAITING:
                 state = g.wait_reason or "waiting"
             frame = _frame_of(g, me, sched, 1)

@@ -102,7 +102,7 @@ RUNNING = 2
 WAITING = 3  # parked
 DEAD = 4
 
-_STATE_NAMES = {RUNNABLE: "runnable", RUNNING: "running", WAITING: "waiting", DEAD: "dead"}
+STATE_NAMES = {RUNNABLE: "runnable", RUNNING: "running", WAITING: "waiting", DEAD: "dead"}
 
 #: Wake value a timed park receives when its timer fired first.
 TIMEOUT: Any = type("TimeoutMarker", (), {"__repr__": lambda self: "TIMEOUT", "__slots__": ()})()
@@ -159,7 +159,7 @@ class Goroutine:
 
     def __repr__(self) -> str:
         reason = f" ({self.wait_reason})" if self.state == WAITING else ""
-        return f"<Goroutine {self.id} {self.name!r} {_STATE_NAMES[self.state]}{reason}>"
+        return f"<Goroutine {self.id} {self.name!r} {STATE_NAMES[self.state]}{reason}>"
 
     # -- public handle --------------------------------------------------------
 
@@ -565,12 +565,13 @@ def _park_timeout(sched: Scheduler, g: Goroutine) -> None:
         sched.ready(g, TIMEOUT)
 
 
-# This thread's scheduler, and its guard. A thread-local's values are
-# released when their thread ends, which is the one hook Python gives at
-# thread exit: the guard's __del__ tears the scheduler down there. The
-# scheduler itself cannot be relied on for that: its suspended hub greenlet
-# holds a frame that refers back to it.
-_tls = threading.local()
+# This thread's scheduler, and its guard. Hot paths above the runtime read
+# ``thread_state.sched`` directly instead of calling get_sched(). A
+# thread-local's values are released when their thread ends, which is the one
+# hook Python gives at thread exit: the guard's __del__ tears the scheduler
+# down there. The scheduler itself cannot be relied on for that: its
+# suspended hub greenlet holds a frame that refers back to it.
+thread_state = threading.local()
 
 
 class _ThreadGuard:
@@ -586,15 +587,15 @@ class _ThreadGuard:
 
 
 def _install(s: Scheduler) -> Scheduler:
-    _tls.sched = s
-    _tls.guard = _ThreadGuard(s)
+    thread_state.sched = s
+    thread_state.guard = _ThreadGuard(s)
     return s
 
 
 def get_sched() -> Scheduler:
     """This OS thread's scheduler, created on first use."""
     try:
-        return _tls.sched
+        return thread_state.sched
     except AttributeError:
         return _install(Scheduler())
 
@@ -605,7 +606,7 @@ def init_thread(backend: str | None = None) -> Scheduler:
     Optional: the first gonet call creates one with the default backend.
     Raises RuntimeError if this thread already has a scheduler.
     """
-    if getattr(_tls, "sched", None) is not None:
+    if getattr(thread_state, "sched", None) is not None:
         raise RuntimeError("this thread already has a gonet scheduler")
     return _install(Scheduler(backend))
 
@@ -622,7 +623,7 @@ def after_fork() -> None:
     """
     for s in list(_schedulers):
         s.teardown()
-    _tls.__dict__.clear()
+    thread_state.__dict__.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -649,7 +650,7 @@ def goroutine_here() -> Goroutine | None:
     is in no goroutine, and the answer there creates no scheduler.
     """
     try:
-        s = _tls.sched
+        s = thread_state.sched
     except AttributeError:
         return None
     g = s.current
