@@ -491,6 +491,25 @@ def test_a_thread_that_ends_tears_its_scheduler_down():
     assert all(s.thread.is_alive() for s in all_schedulers())
 
 
+def test_a_torn_down_scheduler_keeps_no_greenlet_of_its_thread():
+    # A scheduler left in a garbage cycle after its thread ended must not
+    # hold the thread's root greenlet: greenlet frees a dead thread's root by
+    # itself, and another thread's gc then traversed a dangling pointer.
+    box = {}
+
+    def body():
+        box["sched"] = get_sched()
+        gonet.go(lambda: None).join()
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    s = box.pop("sched")
+    assert s.hub is None
+    assert s.main.glet is None
+    assert s.current is None
+
+
 # pytest's own threads make Python 3.12+ warn about fork; the child only runs
 # gonet on its one thread and exits.
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")

@@ -334,6 +334,12 @@ class Scheduler:
         self.timers.heap.clear()
         self.all.clear()
         self.hub = None
+        # The thread's root greenlet must not outlive the thread through us:
+        # greenlet releases a dead thread's root on its own, and a Scheduler
+        # left in a garbage cycle with main.glet still set was seen pointing
+        # at a freed greenlet when another thread's gc traversed it.
+        self.main.glet = None
+        self.current = None
 
     # -- goroutines -----------------------------------------------------------
 
