@@ -234,33 +234,22 @@ def test_close_notify_both_ways(pki):
     """Seen from ssl's own blocking sockets, which tell close_notify (recv
     returns b"") from a bare TCP close (SSLEOFError) when ragged EOFs are
     not suppressed."""
-    ready = threading.Event()
     box = {}
 
-    def server_main():
-        def handler(c):
-            c.handshake()
-            data = b""
-            while True:  # the client half-closes with close_notify: read to EOF
-                d = c.read()
-                if not d:
-                    break
-                data += d
-            c.close()  # ours goes out with close
-            box["server_read"] = data
+    def handler(c):
+        c.handshake()
+        data = b""
+        while True:  # the client half-closes with close_notify: read to EOF
+            d = c.read()
+            if not d:
+                break
+            data += d
+        c.close()  # ours goes out with close
+        box["server_read"] = data
 
-        ln = tls.listen("tcp", "127.0.0.1:0", tls.server_context(pki["server"]))
-        box["port"] = ln.addr.port
-        ready.set()
-        c = ln.accept()
-        handler(c)
-        ln.close()
-
-    t = threading.Thread(target=lambda: run_in_thread(server_main), daemon=True)
-    t.start()
-    assert ready.wait(10)
+    port, t = _serve_one_tls(pki, handler)
     ctx = ssl.create_default_context(cafile=pki["ca"])
-    raw = socket.create_connection(("127.0.0.1", box["port"]), timeout=10)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     s = ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
     s.sendall(b"hello")
     s.unwrap()  # sends close_notify, then waits for the server's: a bare close would raise
@@ -269,27 +258,18 @@ def test_close_notify_both_ways(pki):
 
 
 def test_close_notify_from_server_then_reply(pki):
-    ready = threading.Event()
     box = {}
 
-    def server_main():
-        ln = tls.listen("tcp", "127.0.0.1:0", tls.server_context(pki["server"]))
-        box["port"] = ln.addr.port
-        ready.set()
-        c = ln.accept()
+    def handler(c):
         c.write(b"bye")
         c.close_write()  # close_notify; we still read
         box["after"] = c.read()
         with pytest.raises(OSError):
             c.write(b"more")
-        c.close()
-        ln.close()
 
-    t = threading.Thread(target=lambda: run_in_thread(server_main), daemon=True)
-    t.start()
-    assert ready.wait(10)
+    port, t = _serve_one_tls(pki, handler)
     ctx = ssl.create_default_context(cafile=pki["ca"])
-    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", box["port"]), timeout=10),
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
                         server_hostname="localhost", suppress_ragged_eofs=False)
     data = b""
     while True:
@@ -307,28 +287,19 @@ def test_close_notify_from_server_then_reply(pki):
 def test_close_write_keeps_what_the_peer_sent_before_it(pki):
     # The peer's bytes are in our socket when close_notify goes out: sending
     # it must not read (OpenSSL's second SSL_shutdown discards what it reads).
-    ready = threading.Event()
     sent = threading.Event()
     box = {}
 
-    def server_main():
-        ln = tls.listen("tcp", "127.0.0.1:0", tls.server_context(pki["server"]))
-        box["port"] = ln.addr.port
-        ready.set()
-        c = ln.accept()
+    def handler(c):
         c.write(b"bye")
         assert gonet.blocking(sent.wait, 10)
         c.close_write()
         c.set_read_deadline(time.monotonic() + 10)
         box["after"] = c.read()
-        c.close()
-        ln.close()
 
-    t = threading.Thread(target=lambda: run_in_thread(server_main), daemon=True)
-    t.start()
-    assert ready.wait(10)
+    port, t = _serve_one_tls(pki, handler)
     ctx = ssl.create_default_context(cafile=pki["ca"])
-    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", box["port"]), timeout=10),
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
                         server_hostname="localhost")
     assert s.recv(100) == b"bye"
     s.sendall(b"early words")  # on loopback, in the server's socket when sendall returns
@@ -336,6 +307,29 @@ def test_close_write_keeps_what_the_peer_sent_before_it(pki):
     t.join(10)
     s.close()
     assert box["after"] == b"early words"
+
+
+def _serve_one_tls(pki, handler):
+    """Accept one gonet.tls connection on a thread of its own and run
+    ``handler(conn)`` on it; returns (port, thread)."""
+    ready = threading.Event()
+    box = {}
+
+    def server_main():
+        ln = tls.listen("tcp", "127.0.0.1:0", tls.server_context(pki["server"]))
+        box["port"] = ln.addr.port
+        ready.set()
+        c = ln.accept()
+        try:
+            handler(c)
+        finally:
+            c.close()
+            ln.close()
+
+    t = threading.Thread(target=lambda: run_in_thread(server_main), daemon=True)
+    t.start()
+    assert ready.wait(10)
+    return box["port"], t
 
 
 def test_handshake_deadline_cuts_a_silent_peer(run, pki):
