@@ -22,7 +22,7 @@ import io
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin
 
 from gonet.context import background as _background
 from gonet.http.header import Header
@@ -158,8 +158,6 @@ class URL:
     def resolve_reference(self, ref: str) -> URL:
         """``ref`` (a Location header, say) resolved against this URL
         (RFC 3986 5.2; Go's ``URL.ResolveReference``)."""
-        from urllib.parse import urljoin
-
         u, _ = parse_url(urljoin(str(self), ref))
         return u
 

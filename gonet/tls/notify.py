@@ -16,7 +16,7 @@ must be the weak reference to our socket that ``_ssl`` keeps (found with
 ``weakref.getweakrefs``), and OpenSSL's app data slot of the pointer must
 name the ``_SSLSocket`` itself (``_ssl`` stores it there). When a check
 fails (another interpreter build, no ctypes) the ``ssl`` call is used and
-the loss above remains possible; :func:`exact` says which.
+the loss above remains possible.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import ssl
 import weakref
 from typing import Any
 
-__all__ = ["exact", "send_close_notify"]
+__all__ = ["send_close_notify"]
 
 # OpenSSL's SSL_get_error codes.
 _WANT_READ = 2
@@ -63,11 +63,6 @@ def _ssl_pointer(obj: Any, sock: Any) -> int | None:
     if not ptr or _lib.SSL_get_ex_data(ptr, 0) != base:
         return None
     return ptr
-
-
-def exact(obj: Any, sock: Any) -> bool:
-    """True when close_notify goes out in one SSL_shutdown call for ``obj``."""
-    return _ssl_pointer(obj, sock) is not None
 
 
 def send_close_notify(obj: Any, sock: Any) -> None:
